@@ -1,0 +1,472 @@
+//! The part matcher: aho-corasick over every surface form and its generated variants, whole
+//! words only, leftmost-longest among the candidates that pass the word-boundary check.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use records::Lexicon;
+
+use crate::Error;
+
+/// Where a surface form came from: written in the lexicon, or generated from one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Origin {
+    /// Written in the lexicon: wins over any generated variant with the same text.
+    Lexicon,
+    /// A plural, a hyphen/space/joined variant, or a split compound.
+    Generated,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: String,
+    canonical: u32,
+    /// Upper-case acronyms (`ABS`) must match exactly; everything else ignores ASCII case.
+    case_sensitive: bool,
+}
+
+/// One tagged mention: which part, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mention {
+    /// Index into [`Labeler::canonicals`].
+    pub part: u32,
+    /// Byte offset of the first byte of the mention.
+    pub start: usize,
+    /// Byte offset one past the mention.
+    pub end: usize,
+}
+
+/// Tags the vehicle parts a text mentions.
+///
+/// Matching is ASCII-case-insensitive (upper-case acronyms excepted), whole words only (the
+/// characters before and after a mention must not be letters or digits), and leftmost-longest
+/// among whole-word candidates: `brake pad` wins over `brake`, and a shorter hit inside a word
+/// (`seat` in `seattle`) never hides a real mention that starts later.
+///
+/// ```
+/// use records::{Lexicon, LexiconEntry};
+/// let lexicon = Lexicon::from_entries(vec![
+///     LexiconEntry::new("brake", "brake", "Braking", "t"),
+///     LexiconEntry::new("brake pad", "brake pad", "Braking", "t"),
+///     LexiconEntry::new("seat", "seat", "Interior", "t"),
+///     LexiconEntry::new("tyre", "tire", "Wheels", "t"),
+///     LexiconEntry::new("tire", "tire", "Wheels", "t"),
+/// ]);
+/// let labeler = label::Labeler::new(&lexicon).unwrap();
+/// assert_eq!(
+///     labeler.parts("New Brake Pads in Seattle, then tyres, then brakes."),
+///     vec!["brake pad", "tire", "brake"]
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct Labeler {
+    automaton: AhoCorasick,
+    patterns: Vec<Pattern>,
+    canonicals: Vec<String>,
+}
+
+/// Builds a [`Labeler`] with options other than the defaults.
+#[derive(Debug, Clone)]
+pub struct LabelerBuilder {
+    inflections: bool,
+    variants: bool,
+    exclude: Vec<String>,
+}
+
+impl Default for LabelerBuilder {
+    fn default() -> Self {
+        Self { inflections: true, variants: true, exclude: Vec::new() }
+    }
+}
+
+impl LabelerBuilder {
+    /// Whether plural forms of the last word are generated (`tire` → `tires`, `battery` →
+    /// `batteries`, `bush` → `bushes`). Default: `true`.
+    pub fn inflections(&mut self, yes: bool) -> &mut Self {
+        self.inflections = yes;
+        self
+    }
+
+    /// Whether spelling variants are generated: space, hyphen and joined forms of two-word
+    /// names (`seat belt`, `seat-belt`, `seatbelt`), and compounds split where the second half
+    /// is itself a part (`sunroof` → `sun roof` when `roof` is a part). Default: `true`.
+    pub fn variants(&mut self, yes: bool) -> &mut Self {
+        self.variants = yes;
+        self
+    }
+
+    /// Canonical parts to leave out entirely (for held-out-part experiments). Default: none.
+    pub fn exclude<I, S>(&mut self, canonicals: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exclude = canonicals.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Builds the labeler.
+    ///
+    /// # Errors
+    /// [`Error::EmptyLexicon`] when no surface is left to match, or [`Error::Automaton`] when the
+    /// automaton cannot be built.
+    pub fn build(&self, lexicon: &Lexicon) -> Result<Labeler, Error> {
+        let mut canonicals: Vec<String> = Vec::new();
+        let mut canonical_ids: HashMap<String, u32> = HashMap::new();
+        // The surface text (case-folded unless case-sensitive) → (origin, pattern). A written
+        // surface beats a generated one; among equals the first in lexicon order wins, so the
+        // result does not depend on hash order.
+        let mut by_text: HashMap<(String, bool), (Origin, Pattern)> = HashMap::new();
+        let mut order: Vec<(String, bool)> = Vec::new();
+        let mut add = |text: String, canonical: u32, case_sensitive: bool, origin: Origin| {
+            let key = (if case_sensitive { text.clone() } else { text.to_ascii_lowercase() }, case_sensitive);
+            match by_text.get_mut(&key) {
+                Some(existing) if existing.0 <= origin => {}
+                Some(existing) => *existing = (origin, Pattern { text, canonical, case_sensitive }),
+                None => {
+                    order.push(key.clone());
+                    by_text.insert(key, (origin, Pattern { text, canonical, case_sensitive }));
+                }
+            }
+        };
+
+        let entries: Vec<_> = lexicon
+            .entries()
+            .iter()
+            .filter(|e| !self.exclude.iter().any(|x| x.eq_ignore_ascii_case(&e.canonical)))
+            .collect();
+        // Single-word surfaces, for splitting compounds (`sunroof` → `sun roof`).
+        let single_words: std::collections::HashSet<String> = entries
+            .iter()
+            .map(|e| e.surface.to_ascii_lowercase())
+            .filter(|s| s.len() >= 3 && s.bytes().all(|b| b.is_ascii_alphabetic()))
+            .collect();
+
+        for entry in &entries {
+            let id = *canonical_ids.entry(entry.canonical.clone()).or_insert_with(|| {
+                canonicals.push(entry.canonical.clone());
+                (canonicals.len() - 1) as u32
+            });
+            let surface = collapse_spaces(&entry.surface);
+            let case_sensitive = is_acronym(&surface);
+            add(surface.clone(), id, case_sensitive, Origin::Lexicon);
+            let mut forms = vec![surface.clone()];
+            if self.variants && !case_sensitive {
+                forms.extend(spelling_variants(&surface, &single_words));
+            }
+            for form in forms {
+                if self.inflections {
+                    for plural in plurals(&form, case_sensitive) {
+                        add(plural, id, case_sensitive, Origin::Generated);
+                    }
+                }
+                if form != surface {
+                    add(form, id, case_sensitive, Origin::Generated);
+                }
+            }
+        }
+        if order.is_empty() {
+            return Err(Error::EmptyLexicon);
+        }
+        let patterns: Vec<Pattern> = order.into_iter().map(|k| by_text.remove(&k).unwrap().1).collect();
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(patterns.iter().map(|p| p.text.as_bytes()))
+            .or_else(|_| {
+                // A very large lexicon can outgrow the DFA's limits; the contiguous NFA is slower
+                // but has none.
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .build(patterns.iter().map(|p| p.text.as_bytes()))
+            })
+            .map_err(|e| Error::Automaton(e.to_string()))?;
+        Ok(Labeler { automaton, patterns, canonicals })
+    }
+}
+
+impl Labeler {
+    /// A labeler with the default options (inflections and spelling variants on).
+    ///
+    /// # Errors
+    /// As [`LabelerBuilder::build`].
+    pub fn new(lexicon: &Lexicon) -> Result<Self, Error> {
+        Self::builder().build(lexicon)
+    }
+
+    /// A builder to set options.
+    pub fn builder() -> LabelerBuilder {
+        LabelerBuilder::default()
+    }
+
+    /// The canonical part names; [`Mention::part`] indexes this list.
+    pub fn canonicals(&self) -> &[String] {
+        &self.canonicals
+    }
+
+    /// Number of patterns in the automaton (surfaces plus generated variants).
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Every mention in `text`, in order, non-overlapping.
+    pub fn mentions(&self, text: &str) -> Vec<Mention> {
+        let mut out = Vec::new();
+        self.mentions_into(text, &mut out);
+        out
+    }
+
+    /// Like [`Labeler::mentions`], reusing `out` (cleared first) to avoid allocation.
+    pub fn mentions_into(&self, text: &str, out: &mut Vec<Mention>) {
+        out.clear();
+        let bytes = text.as_bytes();
+        for m in self.automaton.find_overlapping_iter(text) {
+            let (start, end) = (m.start(), m.end());
+            let pattern = &self.patterns[m.pattern().as_usize()];
+            if pattern.case_sensitive && &bytes[start..end] != pattern.text.as_bytes() {
+                continue;
+            }
+            if !is_boundary_before(text, start) || !is_boundary_after(text, end) {
+                continue;
+            }
+            out.push(Mention { part: pattern.canonical, start, end });
+        }
+        if out.len() > 1 {
+            // Overlapping search reports matches by end; choose leftmost, then longest.
+            out.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+            let mut last_end = 0;
+            out.retain(|m| {
+                if m.start >= last_end {
+                    last_end = m.end;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+
+    /// The distinct canonical parts in `text`, as indexes, in order of first mention; appended
+    /// to `parts` (which is not cleared, so that several fields can be matched in turn).
+    pub fn part_ids_into(&self, text: &str, scratch: &mut Vec<Mention>, parts: &mut Vec<u32>) {
+        self.mentions_into(text, scratch);
+        for m in scratch.iter() {
+            if !parts.contains(&m.part) {
+                parts.push(m.part);
+            }
+        }
+    }
+
+    /// The distinct canonical parts in `text`, in order of first mention.
+    pub fn parts(&self, text: &str) -> Vec<&str> {
+        let mut ids = Vec::new();
+        self.part_ids_into(text, &mut Vec::new(), &mut ids);
+        ids.into_iter().map(|id| self.canonicals[id as usize].as_str()).collect()
+    }
+}
+
+fn collapse_spaces(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An acronym is written with upper-case letters and no lower-case letter (`ABS`, `ECU`, `A/C`
+/// is not: the lexicon writes it `a/c`).
+fn is_acronym(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_uppercase()) && !s.bytes().any(|b| b.is_ascii_lowercase())
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+fn is_boundary_before(text: &str, start: usize) -> bool {
+    match text[..start].chars().next_back() {
+        None => true,
+        Some(c) => !is_word_char(c),
+    }
+}
+
+fn is_boundary_after(text: &str, end: usize) -> bool {
+    match text[end..].chars().next() {
+        None => true,
+        Some(c) => !is_word_char(c),
+    }
+}
+
+/// Plural forms of the last word of `form`.
+fn plurals(form: &str, acronym: bool) -> Vec<String> {
+    let last = form.rsplit([' ', '-']).next().unwrap_or(form);
+    if last.is_empty() || !last.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Vec::new();
+    }
+    if acronym {
+        return vec![format!("{form}s")];
+    }
+    let lower = last.to_ascii_lowercase();
+    if lower.len() < 3 {
+        return Vec::new();
+    }
+    let stem = &form[..form.len() - last.len()];
+    let ends = |s: &str| lower.ends_with(s);
+    let mut out = Vec::new();
+    if ends("s") || ends("x") || ends("z") || ends("ch") || ends("sh") {
+        out.push(format!("{form}es"));
+    } else if ends("y") && !matches!(lower.as_bytes()[lower.len() - 2], b'a' | b'e' | b'i' | b'o' | b'u') {
+        out.push(format!("{stem}{}ies", &last[..last.len() - 1]));
+    } else {
+        out.push(format!("{form}s"));
+        if ends("fe") {
+            out.push(format!("{stem}{}ves", &last[..last.len() - 2]));
+        } else if ends("f") && !ends("ff") {
+            out.push(format!("{stem}{}ves", &last[..last.len() - 1]));
+        }
+    }
+    out
+}
+
+/// Space, hyphen and joined spellings of a name, and a split of a compound whose second half is
+/// a part.
+fn spelling_variants(surface: &str, single_words: &std::collections::HashSet<String>) -> Vec<String> {
+    let words: Vec<&str> = surface.split([' ', '-']).filter(|w| !w.is_empty()).collect();
+    let mut out = Vec::new();
+    if words.len() >= 2 {
+        out.push(words.join(" "));
+        out.push(words.join("-"));
+        if words.len() == 2 && words.iter().all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic())) {
+            out.push(words.concat());
+        }
+    } else if surface.len() >= 7 && surface.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let lower = surface.to_ascii_lowercase();
+        for split in 3..=lower.len() - 4 {
+            if single_words.contains(&lower[split..]) {
+                out.push(format!("{} {}", &surface[..split], &surface[split..]));
+                out.push(format!("{}-{}", &surface[..split], &surface[split..]));
+                break;
+            }
+        }
+    }
+    out.retain(|v| v != surface);
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use records::LexiconEntry;
+
+    fn lexicon(rows: &[(&str, &str)]) -> Lexicon {
+        Lexicon::from_entries(rows.iter().map(|(s, c)| LexiconEntry::new(*s, *c, "cat", "test")).collect())
+    }
+
+    fn fixture() -> Labeler {
+        Labeler::new(&lexicon(&[
+            ("brake", "brake"),
+            ("brake pad", "brake pad"),
+            ("seat", "seat"),
+            ("seat belt", "seat belt"),
+            ("tire", "tire"),
+            ("tyre", "tire"),
+            ("battery", "battery"),
+            ("headlight", "headlight"),
+            ("light", "light"),
+            ("roof", "roof"),
+            ("sunroof", "sunroof"),
+            ("a/c", "air conditioning"),
+            ("air conditioning", "air conditioning"),
+            ("ABS", "anti-lock braking system"),
+            ("anti-lock braking system", "anti-lock braking system"),
+            ("bush", "bushing"),
+            ("wiper", "wiper"),
+            ("windshield wiper", "windshield wiper"),
+            ("sun visor", "sun visor"),
+            ("shelf", "parcel shelf"),
+        ]))
+    }
+
+    #[test]
+    fn matching_cases() {
+        struct Case {
+            name: &'static str,
+            text: &'static str,
+            want: &'static [&'static str],
+        }
+        let cases = [
+            Case { name: "longest wins", text: "new brake pads", want: &["brake pad"] },
+            Case { name: "case folded", text: "BRAKE PAD and Brake", want: &["brake pad", "brake"] },
+            Case { name: "not inside a word", text: "I live in Seattle", want: &[] },
+            Case { name: "prefix inside a word", text: "lightweight roofing", want: &[] },
+            Case { name: "inner hit does not hide a later word", text: "seattle seat", want: &["seat"] },
+            Case {
+                name: "longer candidate failing the boundary falls back",
+                text: "the seat beltway",
+                want: &["seat"],
+            },
+            Case { name: "plural s", text: "tires and tyres", want: &["tire"] },
+            Case { name: "plural ies", text: "two batteries", want: &["battery"] },
+            Case { name: "plural es", text: "worn bushes", want: &["bushing"] },
+            Case { name: "plural ves", text: "parcel shelves", want: &["parcel shelf"] },
+            Case { name: "plural of a compound", text: "headlights", want: &["headlight"] },
+            Case { name: "joined variant", text: "my seatbelt", want: &["seat belt"] },
+            Case { name: "hyphen variant", text: "my seat-belts", want: &["seat belt"] },
+            Case { name: "split compound", text: "a sun roof", want: &["sunroof"] },
+            Case { name: "joined two words", text: "the sunvisor", want: &["sun visor"] },
+            Case { name: "slash alternatives", text: "tires/brakes", want: &["tire", "brake"] },
+            Case { name: "slash in a surface", text: "the A/C died", want: &["air conditioning"] },
+            Case { name: "acronym upper case", text: "ABS light", want: &["anti-lock braking system", "light"] },
+            Case { name: "acronym not in lower case", text: "six-pack abs", want: &[] },
+            Case { name: "acronym plural", text: "ABSs", want: &["anti-lock braking system"] },
+            Case { name: "order of first mention", text: "tire, brake, tire", want: &["tire", "brake"] },
+            Case { name: "possessive", text: "the tire's tread", want: &["tire"] },
+            Case { name: "non-ascii neighbour is a letter", text: "éseat seaté seat", want: &["seat"] },
+            Case { name: "digits are word characters", text: "tire2 2tire", want: &[] },
+            Case { name: "line breaks are boundaries", text: "seat\nbelt\ntire", want: &["seat", "tire"] },
+            Case { name: "longest across words", text: "windshield wipers", want: &["windshield wiper"] },
+        ];
+        let labeler = fixture();
+        for case in cases {
+            assert_eq!(labeler.parts(case.text), case.want, "case {:?}: {:?}", case.name, case.text);
+        }
+    }
+
+    #[test]
+    fn mentions_carry_byte_offsets() {
+        let labeler = fixture();
+        let text = "café: brake pads";
+        let m = labeler.mentions(text);
+        assert_eq!(m.len(), 1);
+        assert_eq!(&text[m[0].start..m[0].end], "brake pads");
+    }
+
+    #[test]
+    fn written_surface_beats_generated_variant() {
+        // "pads" is generated from "pad" (part A) but written for part B: B wins.
+        let labeler = Labeler::new(&lexicon(&[("pad", "pad"), ("pads", "padding")])).unwrap();
+        assert_eq!(labeler.parts("pads"), vec!["padding"]);
+        assert_eq!(labeler.parts("pad"), vec!["pad"]);
+    }
+
+    #[test]
+    fn options_turn_generation_off_and_exclude_parts() {
+        let lex = lexicon(&[("tire", "tire"), ("seat belt", "seat belt")]);
+        let plain = Labeler::builder().inflections(false).variants(false).build(&lex).unwrap();
+        assert!(plain.parts("tires seatbelt").is_empty());
+        assert_eq!(plain.parts("tire seat belt"), vec!["tire", "seat belt"]);
+        let without = Labeler::builder().exclude(["tire"]).build(&lex).unwrap();
+        assert_eq!(without.parts("tire seat belt"), vec!["seat belt"]);
+        assert!(matches!(Labeler::builder().exclude(["tire", "seat belt"]).build(&lex), Err(Error::EmptyLexicon)));
+    }
+
+    #[test]
+    fn plural_rules() {
+        assert_eq!(plurals("glass", false), vec!["glasses"]);
+        assert_eq!(plurals("key", false), vec!["keys"]);
+        assert_eq!(plurals("body", false), vec!["bodies"]);
+        assert_eq!(plurals("spark plug", false), vec!["spark plugs"]);
+        assert_eq!(plurals("a/c", false), Vec::<String>::new());
+        assert_eq!(plurals("ECU", true), vec!["ECUs"]);
+    }
+}

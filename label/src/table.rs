@@ -1,0 +1,170 @@
+//! The labeled table: written by the labeler as `.csv` (List_part as a JSON array string) or
+//! `.parquet` (a native list column), and read back by later stages through [`read_labeled`].
+
+use std::path::Path;
+
+use polars::prelude::*;
+use records::{LabeledReview, ReviewId};
+
+use crate::Error;
+
+/// The output format, chosen by the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    /// The format of `path`, by extension.
+    ///
+    /// # Errors
+    /// [`Error::OutputFormat`] for any other extension.
+    pub fn of(path: &Path) -> Result<Self, Error> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Ok(Self::Csv),
+            Some("parquet") | Some("pq") => Ok(Self::Parquet),
+            _ => Err(Error::OutputFormat { path: path.to_owned() }),
+        }
+    }
+}
+
+/// Writes the labeled frame atomically. For CSV, list columns are written as JSON arrays.
+///
+/// # Errors
+/// Unsupported extension, or any polars / I/O error, naming the file.
+pub fn write_table(frame: &mut DataFrame, path: &Path) -> Result<(), Error> {
+    let format = Format::of(path)?;
+    let mut csv_frame = match format {
+        Format::Csv => Some(lists_as_json(frame).map_err(|e| polars_error(path, e))?),
+        Format::Parquet => None,
+    };
+    records::atomic::write_atomic(path, |w| {
+        match csv_frame.as_mut() {
+            Some(f) => CsvWriter::new(w).include_header(true).finish(f),
+            None => ParquetWriter::new(w)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(frame)
+                .map(|_| ()),
+        }
+        .map_err(|e| std::io::Error::other(e.to_string()))
+    })?;
+    Ok(())
+}
+
+/// A copy of `frame` whose list-of-string columns are JSON array strings.
+fn lists_as_json(frame: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut columns = Vec::with_capacity(frame.width());
+    for col in frame.columns() {
+        if let DataType::List(inner) = col.dtype() {
+            if **inner == DataType::String {
+                let lists = col.list()?;
+                let json: StringChunked = lists
+                    .into_iter()
+                    .map(|opt| {
+                        opt.map(|s| {
+                            let values: Vec<&str> =
+                                s.str().map(|ca| ca.into_iter().flatten().collect()).unwrap_or_default();
+                            serde_json::to_string(&values).expect("strings serialise")
+                        })
+                    })
+                    .collect();
+                columns.push(json.with_name(col.name().clone()).into_column());
+                continue;
+            }
+        }
+        columns.push(col.clone());
+    }
+    DataFrame::new_infer_height(columns)
+}
+
+/// Reads a labeled table (`.csv` or `.parquet`) written by the labeler.
+///
+/// # Errors
+/// The file cannot be read, or lacks `Review`, `List_part`, `source_file` or `index`; errors
+/// name the file, and the row for a malformed `List_part`.
+pub fn read_labeled(path: &Path) -> Result<Vec<LabeledReview>, Error> {
+    let frame = match Format::of(path)? {
+        Format::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .try_into_reader_with_file_path(Some(path.to_owned()))
+            .and_then(|r| r.finish()),
+        Format::Parquet => std::fs::File::open(path)
+            .map_err(PolarsError::from)
+            .and_then(|f| ParquetReader::new(f).finish()),
+    }
+    .map_err(|e| polars_error(path, e))?;
+    let column = |name: &str| {
+        frame.column(name).map_err(|_| Error::Field {
+            path: path.to_owned(),
+            row: 0,
+            field: name.to_owned(),
+            message: "column missing".into(),
+        })
+    };
+    let as_strings = |name: &str| -> Result<StringChunked, Error> {
+        let col = column(name)?;
+        Ok(col.cast(&DataType::String).map_err(|e| polars_error(path, e))?.str().map_err(|e| polars_error(path, e))?.clone())
+    };
+    let reviews = as_strings("Review")?;
+    let files = as_strings("source_file")?;
+    let index = column("index")?.cast(&DataType::Int64).map_err(|e| polars_error(path, e))?;
+    let index = index.i64().map_err(|e| polars_error(path, e))?;
+    let titles = frame.column("Review_Title").ok().map(|_| as_strings("Review_Title")).transpose()?;
+    let ratings = match frame.column("Rating") {
+        Ok(c) => Some(c.cast(&DataType::Float64).map_err(|e| polars_error(path, e))?),
+        Err(_) => None,
+    };
+    let parts_col = column("List_part")?;
+    let parts: Vec<Vec<String>> = match parts_col.dtype() {
+        DataType::List(_) => parts_col
+            .list()
+            .map_err(|e| polars_error(path, e))?
+            .into_iter()
+            .map(|opt| {
+                opt.and_then(|s| s.str().ok().map(|ca| ca.into_iter().flatten().map(str::to_owned).collect()))
+                    .unwrap_or_default()
+            })
+            .collect(),
+        _ => {
+            let json = as_strings("List_part")?;
+            let mut out = Vec::with_capacity(json.len());
+            for (row, v) in json.into_iter().enumerate() {
+                let v = v.unwrap_or("[]");
+                out.push(serde_json::from_str::<Vec<String>>(v).map_err(|e| Error::Field {
+                    path: path.to_owned(),
+                    row,
+                    field: "List_part".into(),
+                    message: format!("not a JSON array of strings: {e}"),
+                })?);
+            }
+            out
+        }
+    };
+    let mut out = Vec::with_capacity(frame.height());
+    for (row, parts) in parts.into_iter().enumerate() {
+        out.push(LabeledReview {
+            id: ReviewId::new(files.get(row).unwrap_or(""), index.get(row).unwrap_or(row as i64)),
+            title: titles.as_ref().and_then(|t| t.get(row)).unwrap_or("").to_owned(),
+            review: reviews.get(row).unwrap_or("").to_owned(),
+            rating: ratings.as_ref().and_then(|r| r.f64().ok()).and_then(|r| r.get(row)),
+            parts,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn polars_error(path: &Path, e: PolarsError) -> Error {
+    Error::Polars { path: path.to_owned(), message: e.to_string() }
+}
+
+/// Builds a `List_part` column from part-id lists.
+pub(crate) fn list_column(name: &str, parts: &[Vec<u32>], canonicals: &[String]) -> Column {
+    let total: usize = parts.iter().map(Vec::len).sum();
+    let mut builder = ListStringChunkedBuilder::new(name.into(), parts.len(), total);
+    for p in parts {
+        builder.append_values_iter(p.iter().map(|&id| canonicals[id as usize].as_str()));
+    }
+    builder.finish().into_column()
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the labeling stage: the library job on fixtures and the real binary.
+
+mod cli;
+mod job;
+
+use std::path::PathBuf;
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}

@@ -1,0 +1,133 @@
+//! Fine-tuning dataset lines (JSONL), shared by `jsonl` (writes and validates them) and
+//! `finetune` (trains on them).
+//!
+//! Two formats, one example per line:
+//!
+//! ```text
+//! {"prompt": "Great car, new tires ->", "completion": " tire END"}
+//! {"messages": [{"role": "system", "content": "..."}, {"role": "user", "content": "..."},
+//!               {"role": "assistant", "content": "tire"}]}
+//! ```
+//!
+//! Parsing here is lenient (serde ignores nothing: unknown keys are rejected) and meant for
+//! training; the strict, line-by-line diagnostics of a dataset are `jsonl validate`'s job.
+
+use serde::{Deserialize, Serialize};
+
+/// A legacy prompt/completion example.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyExample {
+    /// The review text followed by the separator (`" ->"` by default).
+    pub prompt: String,
+    /// One leading space, the parts joined by `", "`, then the stop sequence (`" END"`).
+    pub completion: String,
+}
+
+/// The role of a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Function,
+    Tool,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Assistant messages only: 0 excludes the message from the loss, 1 (the default) trains on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u8>,
+}
+
+impl Message {
+    /// A message without name or weight.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into(), name: None, weight: None }
+    }
+}
+
+/// A chat-format example.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatExample {
+    pub messages: Vec<Message>,
+}
+
+/// An example of either format.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Example {
+    Legacy(LegacyExample),
+    Chat(ChatExample),
+}
+
+/// The defaults shared by export and prediction: the prompt separator and the stop sequence.
+pub mod defaults {
+    /// Appended to every legacy prompt (with the space before it).
+    pub const SEPARATOR: &str = " ->";
+    /// Appended to every legacy completion (with the space before it).
+    pub const STOP: &str = " END";
+    /// The completion text of a review that mentions no part.
+    pub const NONE: &str = "none";
+    /// Joins parts in a completion.
+    pub const PART_JOINER: &str = ", ";
+}
+
+/// Splits a completion (or assistant answer) back into its part list: the leading space and the
+/// stop sequence are removed, parts are split on `,`, trimmed, and `none` means no part.
+///
+/// ```
+/// use records::dataset::parse_parts;
+/// assert_eq!(parse_parts(" brake pad, tire END", " END"), vec!["brake pad", "tire"]);
+/// assert!(parse_parts(" none END", " END").is_empty());
+/// assert_eq!(parse_parts("tire", " END"), vec!["tire"]);
+/// ```
+pub fn parse_parts(completion: &str, stop: &str) -> Vec<String> {
+    let body = completion.trim_end();
+    let body = if stop.trim().is_empty() { body } else { body.strip_suffix(stop.trim()).unwrap_or(body) };
+    let mut parts: Vec<String> = Vec::new();
+    for p in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if p.eq_ignore_ascii_case(defaults::NONE) {
+            continue;
+        }
+        if !parts.iter().any(|q| q == p) {
+            parts.push(p.to_owned());
+        }
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_formats_parse_by_shape() {
+        let legacy: Example = serde_json::from_str(r#"{"prompt":"a ->","completion":" b END"}"#).unwrap();
+        assert!(matches!(legacy, Example::Legacy(_)));
+        let chat: Example = serde_json::from_str(
+            r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b","weight":0}]}"#,
+        )
+        .unwrap();
+        match chat {
+            Example::Chat(c) => assert_eq!(c.messages[1].weight, Some(0)),
+            _ => panic!("chat line parsed as legacy"),
+        }
+        assert!(serde_json::from_str::<Example>(r#"{"prompt":"a","completion":"b","x":1}"#).is_err());
+    }
+
+    #[test]
+    fn chat_serialises_without_empty_optionals() {
+        let ex = ChatExample { messages: vec![Message::new(Role::User, "hi")] };
+        assert_eq!(serde_json::to_string(&ex).unwrap(), r#"{"messages":[{"role":"user","content":"hi"}]}"#);
+    }
+}
