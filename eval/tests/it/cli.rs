@@ -141,3 +141,53 @@ fn classify_prints_metrics_and_draws_the_confusion_matrix() {
     );
     assert!(png.is_file() && dir.path().join("classification.json").is_file());
 }
+
+#[test]
+fn holdout_writes_a_training_lexicon_without_the_held_out_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let lexicon = dir.path().join("lexicon.csv");
+    let mut csv = String::from("surface,canonical,category,source\n");
+    for i in 0..40 {
+        csv.push_str(&format!("part {i},part {i},Body,test\nparts {i},part {i},Body,test\n"));
+    }
+    std::fs::write(&lexicon, csv).unwrap();
+    let (train, parts) = (dir.path().join("train.csv"), dir.path().join("heldout.txt"));
+    let args = [
+        "holdout",
+        "--lexicon",
+        lexicon.to_str().unwrap(),
+        "--fraction",
+        "0.25",
+        "--seed",
+        "3",
+        "--train-lexicon",
+        train.to_str().unwrap(),
+        "--parts",
+        parts.to_str().unwrap(),
+    ];
+    let o = eval(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let heldout: Vec<String> =
+        std::fs::read_to_string(&parts).unwrap().lines().map(String::from).collect();
+    assert_eq!(stdout(&o).lines().collect::<Vec<_>>(), heldout);
+    assert!((4..=16).contains(&heldout.len()), "{heldout:?}");
+    let kept = records::Lexicon::read(&train).unwrap();
+    assert_eq!(kept.canonical_count(), 40 - heldout.len());
+    assert!(kept.entries().iter().all(|e| !heldout.contains(&e.canonical)));
+    // The same seed gives the same split.
+    assert_eq!(stdout(&eval(&args)), stdout(&o));
+
+    let o = eval(&[
+        "holdout",
+        "--lexicon",
+        "x",
+        "--fraction",
+        "1.5",
+        "--train-lexicon",
+        "a",
+        "--parts",
+        "b",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--fraction must be between 0 and 1"), "{}", stderr(&o));
+}
