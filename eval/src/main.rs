@@ -144,7 +144,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ChartArgs {
-    /// Moving-average window in steps (default: a tenth of the longest run, 1 to 50).
+    /// Moving-average window in steps (default: a tenth of the longest run, 1 to 200).
     #[arg(long)]
     window: Option<usize>,
     /// Chart width in pixels.

@@ -127,7 +127,7 @@ pub struct CurveConfig {
     /// Image height in pixels. Default 700.
     pub height: u32,
     /// Moving-average window in steps; `None` (the default) picks a tenth of the longest run,
-    /// at least 1 and at most 50.
+    /// at least 1 and at most 200.
     pub window: Option<usize>,
     /// Font file; `None` (the default) searches the usual places ([`super::font`]).
     pub font: Option<PathBuf>,
@@ -142,7 +142,7 @@ impl Default for CurveConfig {
 impl CurveConfig {
     fn window_for(&self, runs: &[RunCurves]) -> usize {
         let longest = runs.iter().map(|r| r.rows.len()).max().unwrap_or(0);
-        self.window.unwrap_or((longest / 10).clamp(1, 50)).max(1)
+        self.window.unwrap_or((longest / 10).clamp(1, 200)).max(1)
     }
 }
 
@@ -161,6 +161,23 @@ pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
             let lo = i.saturating_sub(before);
             let hi = (i + after + 1).min(values.len());
             (prefix[hi] - prefix[lo]) / (hi - lo) as f64
+        })
+        .collect()
+}
+
+/// Splits the points (sorted by x) into `buckets` runs of consecutive points and returns each
+/// run's mean x with the 10th and 90th percentiles of its y (the extremes of a noisy metric
+/// would fill the whole range).
+fn percentile_band(xs: &[f64], ys: &[f64], buckets: usize) -> Vec<(f64, f64, f64)> {
+    let per = xs.len().div_ceil(buckets.max(1)).max(1);
+    xs.chunks(per)
+        .zip(ys.chunks(per))
+        .map(|(cx, cy)| {
+            let x = cx.iter().sum::<f64>() / cx.len() as f64;
+            let mut sorted = cy.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            let at = |q: usize| sorted[(sorted.len() - 1) * q / 100];
+            (x, at(10), at(90))
         })
         .collect()
 }
@@ -246,7 +263,7 @@ fn draw_chart<DB: DrawingBackend>(
         Metric::TokenAccuracy | Metric::SequenceAccuracy => 1.0,
         // A loss spike in the first steps would flatten everything after it; the scale covers
         // the 98th percentile of the raw points and everything averaged or validated, and the
-        // few raw points above it are drawn at the top edge.
+        // few raw points far above it are drawn at the top edge.
         Metric::Loss => {
             let mut raw: Vec<f64> = runs
                 .iter()
@@ -262,7 +279,10 @@ fn draw_chart<DB: DrawingBackend>(
                     r.rows.iter().filter_map(|row| metric.validation(row)).collect();
                 avg.into_iter().chain(val)
             });
-            others.filter(|v| v.is_finite()).fold(p98, f64::max).max(1e-6) * 1.05
+            let base = others.filter(|v| v.is_finite()).fold(p98, f64::max).max(1e-6);
+            // Clip only a real spike; a top a little above the rest is simply shown.
+            let raw_max = raw.last().copied().unwrap_or(base);
+            (if raw_max <= base * 1.5 { raw_max.max(base) } else { base }) * 1.05
         }
     };
     let clamp = |v: f64| v.clamp(0.0, y_max);
@@ -288,17 +308,46 @@ fn draw_chart<DB: DrawingBackend>(
         .y_label_formatter(&|v| format!("{v:.2}"))
         .draw()?;
 
+    // The plotting area is about the image width less the axis labels and margins.
+    let plot_width = config.width.saturating_sub(130).max(100) as usize;
     for (i, run) in runs.iter().enumerate() {
         let Rgb(r, g, b) = PALETTE[i % PALETTE.len()];
         let color = RGBColor(r, g, b);
         let xs: Vec<f64> = run.rows.iter().map(|row| x.value(row)).collect();
         let train: Vec<f64> = run.rows.iter().map(|row| metric.training(row)).collect();
         let avg = moving_average(&train, window);
+        let val: Vec<(f64, f64)> = run
+            .rows
+            .iter()
+            .filter_map(|row| metric.validation(row).map(|v| (x.value(row), clamp(v))))
+            .collect();
 
-        chart.draw_series(LineSeries::new(
-            xs.iter().zip(&train).map(|(&x, &y)| (x, clamp(y))),
-            color.mix(0.28).stroke_width(1),
-        ))?;
+        // Raw values: a thin light line while there are fewer points than pixels; beyond
+        // that, overlapping translucent segments would add up to an opaque band, so the
+        // spread is drawn once as a light band between the 10th and 90th percentiles of each
+        // group of a few pixels' worth of steps.
+        if xs.len() <= plot_width / 2 {
+            chart.draw_series(LineSeries::new(
+                xs.iter().zip(&train).map(|(&x, &y)| (x, clamp(y))),
+                color.mix(0.3).stroke_width(1),
+            ))?;
+        } else {
+            let band = percentile_band(&xs, &train, plot_width / 4);
+            let outline: Vec<(f64, f64)> = band
+                .iter()
+                .map(|&(x, _, hi)| (x, clamp(hi)))
+                .chain(band.iter().rev().map(|&(x, lo, _)| (x, clamp(lo))))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(outline, color.mix(0.22).filled())))?;
+        }
+        if !val.is_empty() {
+            chart.draw_series(DashedLineSeries::new(
+                val.iter().copied(),
+                6,
+                4,
+                color.mix(0.7).stroke_width(1),
+            ))?;
+        }
         chart
             .draw_series(LineSeries::new(
                 xs.iter().zip(&avg).map(|(&x, &y)| (x, clamp(y))),
@@ -308,24 +357,14 @@ fn draw_chart<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
             });
-
-        let val: Vec<(f64, f64)> = run
-            .rows
-            .iter()
-            .filter_map(|row| metric.validation(row).map(|v| (x.value(row), clamp(v))))
-            .collect();
         if !val.is_empty() {
-            chart.draw_series(DashedLineSeries::new(
-                val.iter().copied(),
-                6,
-                4,
-                color.mix(0.7).stroke_width(1),
-            ))?;
+            // Markers shrink when validation is frequent, so that they do not merge.
+            let radius = (plot_width / (val.len() * 3)).clamp(2, 6) as i32;
             chart
-                .draw_series(val.iter().map(|&p| {
+                .draw_series(val.iter().map(move |&p| {
                     EmptyElement::at(p)
-                        + Circle::new((0, 0), 6, color.filled())
-                        + Circle::new((0, 0), 6, BLACK.stroke_width(1))
+                        + Circle::new((0, 0), radius, color.filled())
+                        + Circle::new((0, 0), radius, BLACK.stroke_width(1))
                 }))?
                 .label(format!("{} validation", run.name))
                 .legend(move |(x, y)| {
@@ -340,7 +379,7 @@ fn draw_chart<DB: DrawingBackend>(
     let grey = RGBColor(120, 120, 120);
     chart
         .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-        .label("light lines: raw value of each step")
+        .label("light: raw steps (band: 10-90th percentile when dense)")
         .legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 24, y)], grey.mix(0.6).stroke_width(1))
         });
@@ -408,12 +447,12 @@ fn legend_corner(
     best.1
 }
 
-/// Axis numbers: integers without decimals, thousands as `12k`, millions as `1.5M`.
+/// Axis numbers: integers without decimals, thousands as `2.5k`, millions as `1.5M`.
 fn format_number(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
         format!("{}M", trim_zeros(v / 1e6))
-    } else if a >= 1e4 {
+    } else if a >= 1e3 {
         format!("{}k", trim_zeros(v / 1e3))
     } else if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round() as i64)
@@ -443,8 +482,14 @@ mod tests {
 
     #[test]
     fn axis_numbers_are_short() {
-        let cases =
-            [(0.0, "0"), (250.0, "250"), (2.5, "2.5"), (12_000.0, "12k"), (1_500_000.0, "1.5M")];
+        let cases = [
+            (0.0, "0"),
+            (250.0, "250"),
+            (2.5, "2.5"),
+            (2_500.0, "2.5k"),
+            (12_000.0, "12k"),
+            (1_500_000.0, "1.5M"),
+        ];
         for (v, want) in cases {
             assert_eq!(format_number(v), want, "{v}");
         }

@@ -44,3 +44,32 @@ fn a_run_without_rows_is_an_error_naming_the_file() {
     let err = RunCurves::load(&dirs[0]).unwrap_err().to_string();
     assert!(err.contains("results.csv: has no rows"), "{err}");
 }
+
+#[test]
+fn a_long_run_draws_its_raw_steps_as_a_light_band_and_stays_readable() {
+    // 3,000 steps: more points than pixels, so the raw values become a percentile band.
+    let rows = (1..=3000u64)
+        .map(|step| {
+            let mean = 2.0 * (-(step as f64) / 600.0).exp() + 0.3;
+            let noise = ((step * 7919) % 101) as f64 / 100.0 - 0.5;
+            let validation = (step % 100 == 0).then_some(mean);
+            records::run::ResultsRow {
+                step,
+                elapsed_tokens: step * 900,
+                elapsed_examples: step * 8,
+                training_loss: mean * (1.0 + 0.4 * noise),
+                training_sequence_accuracy: (step % 9) as f64 / 8.0,
+                training_token_accuracy: 1.0 - mean / 3.0,
+                validation_loss: validation,
+                validation_sequence_accuracy: validation.map(|_| 0.5),
+                validation_token_accuracy: validation.map(|m| 1.0 - m / 3.0),
+            }
+        })
+        .collect();
+    let runs = [RunCurves { name: "long".into(), rows }];
+    let png = render_chart_png(&runs, Metric::Loss, XAxis::Step, &CurveConfig::default()).unwrap();
+    let img = assert_readable_png(&png, 1200, 700);
+    // The band: the first palette colour at 22% over white.
+    assert!(has_colour(&img, [206, 225, 240], 4), "no light band");
+    assert!(has_colour(&img, [31, 119, 180], 6), "no moving average");
+}
