@@ -7,7 +7,8 @@
 //!   [`FINAL_WINDOW`] steps, because one batch is noisy) and the last validation metrics;
 //! - `hparams.json` and the run's entry in `../index.json` (the lineage file written by
 //!   `finetune`): parent, base model, rows, epochs and duration, looked up under the usual key
-//!   names at the top level or one object deep (`{"hyperparameters": {"epochs": 3}}`);
+//!   names: first as dotted paths (`train.rows`, `hparams.epochs`, as `finetune` writes them),
+//!   then at the top level, then one object deep (`{"hyperparameters": {"epochs": 3}}`);
 //! - `scores.json` (written by `eval score --out RUN/`): test exact match, micro and macro F1,
 //!   held-out and seen recall.
 //!
@@ -56,8 +57,8 @@ pub struct RunSummary {
 const PARENT_KEYS: &[&str] = &["parent", "parent_run", "init_from", "resume_from"];
 const BASE_KEYS: &[&str] = &["base_model", "base", "model_id", "model"];
 const ROWS_KEYS: &[&str] =
-    &["rows", "rows_used", "train_rows", "n_train", "train_examples", "examples"];
-const EPOCHS_KEYS: &[&str] = &["epochs", "n_epochs", "num_epochs"];
+    &["train.rows", "rows", "rows_used", "train_rows", "n_train", "train_examples", "examples"];
+const EPOCHS_KEYS: &[&str] = &["hparams.epochs", "epochs", "n_epochs", "num_epochs"];
 const DURATION_KEYS: &[&str] = &[
     "duration_s",
     "duration_secs",
@@ -169,14 +170,15 @@ fn read_json(path: &Path, warnings: &mut Vec<String>) -> Option<Value> {
 }
 
 /// The run's entry in the lineage file `index.json` beside the run directory. The file is
-/// accepted as an array of entries, `{"runs": [...]}`, or an object keyed by run name; an
-/// entry names its run under `run`, `name`, `dir`, `path` or `id`.
+/// accepted as an array of entries, an object holding such an array (`{"rounds": [...]}`, as
+/// `finetune` writes it), or an object keyed by run name; an entry names its run under `name`,
+/// `run`, `dir`, `path` or `id`.
 fn read_index_entry(dir: &Path, warnings: &mut Vec<String>) -> Option<Map<String, Value>> {
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let index = read_json(&parent.join("index.json"), warnings)?;
     let name = run_name(dir);
     let names_run = |entry: &Map<String, Value>| {
-        ["run", "name", "dir", "path", "id"].iter().any(|k| {
+        ["name", "run", "dir", "path", "id"].iter().any(|k| {
             entry
                 .get(*k)
                 .and_then(Value::as_str)
@@ -188,26 +190,28 @@ fn read_index_entry(dir: &Path, warnings: &mut Vec<String>) -> Option<Map<String
     };
     match index {
         Value::Array(entries) => find_in(&entries),
-        Value::Object(map) => match map.get("runs") {
-            Some(Value::Array(entries)) => find_in(entries),
-            Some(Value::Object(by_name)) => by_name.get(&name).and_then(Value::as_object).cloned(),
-            _ => map.get(&name).and_then(Value::as_object).cloned(),
-        },
+        Value::Object(map) => map.get(&name).and_then(Value::as_object).cloned().or_else(|| {
+            map.values().find_map(|v| match v {
+                Value::Array(entries) => find_in(entries),
+                Value::Object(by_name) => by_name.get(&name).and_then(Value::as_object).cloned(),
+                _ => None,
+            })
+        }),
         _ => None,
     }
 }
 
-/// The first value found under one of `keys`, in the later fact maps first, at the top level
-/// before one object deep.
+/// The first value found under one of `keys`, in the later fact maps first: a dotted key
+/// (`train.rows`) is a path; plain keys are looked up at the top level, then one object deep.
 fn lookup<'a>(facts: &'a [Map<String, Value>], keys: &[&str]) -> Option<&'a Value> {
     for map in facts.iter().rev() {
         for key in keys {
-            if let Some(v) = map.get(*key).filter(|v| !v.is_null()) {
+            if let Some(v) = get_path(map, key) {
                 return Some(v);
             }
         }
         for nested in map.values().filter_map(Value::as_object) {
-            for key in keys {
+            for key in keys.iter().filter(|k| !k.contains('.')) {
                 if let Some(v) = nested.get(*key).filter(|v| !v.is_null()) {
                     return Some(v);
                 }
@@ -215,6 +219,16 @@ fn lookup<'a>(facts: &'a [Map<String, Value>], keys: &[&str]) -> Option<&'a Valu
         }
     }
     None
+}
+
+/// The non-null value at a dotted path (`train.rows`).
+fn get_path<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    let mut parts = key.split('.');
+    let mut v = map.get(parts.next()?)?;
+    for k in parts {
+        v = v.get(k)?;
+    }
+    Some(v).filter(|v| !v.is_null())
 }
 
 fn value_text(v: &Value) -> Option<String> {

@@ -10,8 +10,6 @@
 //! - [`classification`]: accuracy, macro and weighted F1, per-class scores and the confusion
 //!   matrix ([`classification::ClassificationReport`]); no dependency beyond `std` and `serde`,
 //!   for the classification trainer to share.
-//! - [`holdout`]: splits a lexicon's parts into trained and held-out parts, for measuring
-//!   whether a model finds parts it never saw labeled.
 //! - [`compare`]: one row per run ([`compare::RunSummary`]) as markdown or CSV.
 //! - [`plot`] and [`report`] (feature `plot`, on by default): training curves, confusion
 //!   matrices (plotters, PNG) and the HTML page.
@@ -36,7 +34,6 @@
 pub mod classification;
 pub mod compare;
 mod error;
-pub mod holdout;
 #[cfg(feature = "plot")]
 pub mod plot;
 #[cfg(feature = "plot")]

@@ -98,25 +98,6 @@ enum Command {
         #[command(flatten)]
         chart: ChartArgs,
     },
-    /// Hold out a fraction of the lexicon's parts: writes the training lexicon (those parts
-    /// removed) and the held-out list for `eval score --heldout-parts`.
-    Holdout {
-        /// The full lexicon.csv.
-        #[arg(long)]
-        lexicon: PathBuf,
-        /// Share of the canonical parts to hold out (0 to 1).
-        #[arg(long)]
-        fraction: f64,
-        /// Seed of the choice.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// Where the training lexicon is written.
-        #[arg(long)]
-        train_lexicon: PathBuf,
-        /// Where the held-out parts are written, one per line (they are also printed).
-        #[arg(long)]
-        parts: PathBuf,
-    },
     /// Classification metrics and confusion matrix from a predictions file (JSONL lines with
     /// "label" and "predicted", strings or integers).
     Classify {
@@ -293,28 +274,6 @@ fn run(cli: Cli) -> Result<()> {
             }
             records::atomic::write_bytes_atomic(&out, report.html.as_bytes())?;
             print(&format!("{}\n", out.display()))?;
-        }
-        Command::Holdout { lexicon, fraction, seed, train_lexicon, parts } => {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&fraction),
-                "--fraction must be between 0 and 1, got {fraction}"
-            );
-            let full = records::Lexicon::read(&lexicon)?;
-            let split = eval::holdout::split_lexicon(&full, fraction, seed);
-            split.train_lexicon.write(&train_lexicon)?;
-            let list: String = split.heldout.iter().map(|p| format!("{p}\n")).collect();
-            records::atomic::write_bytes_atomic(&parts, list.as_bytes())?;
-            note(
-                quiet,
-                format_args!(
-                    "held out {} of {} parts; wrote {} and {}",
-                    split.heldout.len(),
-                    full.canonical_count(),
-                    train_lexicon.display(),
-                    parts.display()
-                ),
-            );
-            print(&list)?;
         }
         Command::Classify { predictions, labels, confusion, json, out, font } => {
             let preds = read_class_predictions(&predictions)?;

@@ -5,8 +5,9 @@
 //!
 //! - a JSONL dataset as exported by `jsonl` (legacy `{"prompt","completion"}` or chat
 //!   `{"messages"}` lines; the gold parts are [`parse_parts`] of the completion or of the last
-//!   assistant message). Ids come from the line-aligned `<file>.ids` sidecar (one
-//!   `source_file#index` per line) when it exists, else they are the 1-based line numbers;
+//!   assistant message). Ids come from the line-aligned sidecar (`test.jsonl.ids`, or
+//!   `test.ids` as `jsonl export` names it; one `source_file#index` per line) when it exists,
+//!   else they are the 1-based line numbers;
 //! - a labeled CSV from `label` (columns `source_file`, `index` and `List_part`, a JSON array
 //!   string); ids are `source_file#index`.
 //!
@@ -199,27 +200,30 @@ pub fn read_gold(path: &Path) -> Result<Vec<GoldExample>> {
     }
 }
 
-/// The `.ids` sidecar of a dataset: `train.jsonl` → `train.jsonl.ids`.
-pub fn ids_sidecar(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".ids");
-    PathBuf::from(name)
+/// The `.ids` sidecar of a dataset: `test.jsonl.ids` when it exists, else `test.ids` (the name
+/// `jsonl export` gives it), else `None`.
+pub fn ids_sidecar(path: &Path) -> Option<PathBuf> {
+    let mut appended = path.as_os_str().to_owned();
+    appended.push(".ids");
+    [PathBuf::from(appended), path.with_extension("ids")].into_iter().find(|p| p.is_file())
 }
 
 fn gold_from_jsonl(text: &str, path: &Path) -> Result<Vec<GoldExample>> {
     let sidecar = ids_sidecar(path);
-    let ids: Option<Vec<String>> = match std::fs::read_to_string(&sidecar) {
-        Ok(s) => Some(s.lines().map(|l| l.trim().to_owned()).collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(&sidecar, e)),
+    let ids: Option<Vec<String>> = match &sidecar {
+        Some(side) => {
+            let text = std::fs::read_to_string(side).map_err(|e| Error::io(side, e))?;
+            Some(text.lines().map(|l| l.trim().to_owned()).collect())
+        }
+        None => None,
     };
     let lines: Vec<&str> = text.lines().collect();
-    if let Some(ids) = &ids {
+    if let (Some(ids), Some(sidecar)) = (&ids, &sidecar) {
         // Line-aligned means one id per dataset line; a trailing blank line is tolerated.
         let data_lines = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
         if ids.len() < data_lines {
             return Err(Error::file(
-                &sidecar,
+                sidecar.as_path(),
                 format!("has {} ids but {} has {data_lines} lines", ids.len(), path.display()),
             ));
         }

@@ -5,10 +5,19 @@ use crate::copy_runs;
 #[test]
 fn runs_are_summarised_from_whatever_files_they_have() {
     let (tmp, dirs) = copy_runs(&["round1", "round2"]);
-    // A lineage file in a shape finetune might write; it adds round2's duration.
+    // The lineage file as finetune writes it (`RunsIndex`), plus a duration it may add later.
     std::fs::write(
         tmp.path().join("runs/index.json"),
-        r#"{"runs": [{"run": "runs/round2", "parent": "round1", "final_metrics": {"duration_s": 95}}]}"#,
+        r#"{"rounds": [
+            {"name": "round1", "parent": null, "base": "models/SmolLM2-135M",
+             "pool": {"path": "out/pool.jsonl", "sha256": "aa", "rows": 5000},
+             "train": {"path": "runs/round1/train.jsonl", "sha256": "bb", "rows": 240},
+             "hparams": {"epochs": 2}, "metrics": {"steps": 60}},
+            {"name": "round2", "parent": "round1", "base": "runs/round1",
+             "pool": {"path": "out/pool.jsonl", "sha256": "aa", "rows": 5000},
+             "train": {"path": "runs/round2/train.jsonl", "sha256": "cc", "rows": 480},
+             "hparams": {"epochs": 1}, "metrics": {"steps": 60}, "duration_s": 95}
+        ]}"#,
     )
     .unwrap();
     std::fs::write(
@@ -30,23 +39,27 @@ fn runs_are_summarised_from_whatever_files_they_have() {
         r2.warnings
     );
 
-    assert_eq!(r1.base_model.as_deref(), Some("HuggingFaceTB/SmolLM2-135M"));
+    assert_eq!(r1.base_model.as_deref(), Some("models/SmolLM2-135M"));
     assert_eq!(
-        (r1.rows, r1.epochs, r1.steps, r1.examples_seen),
-        (Some(240), Some(2.0), Some(60), Some(480))
+        (r1.parent.as_deref(), r1.rows, r1.epochs, r1.steps, r1.examples_seen),
+        (None, Some(240), Some(2.0), Some(60), Some(480))
     );
-    assert_eq!(r1.duration_s, Some(312.4));
+    assert_eq!(r1.duration_s, None);
     // Last validation row of round1/results.csv (step 60).
     assert_eq!(r1.val_loss, Some(0.5031));
     assert_eq!(r1.test_micro_f1, None);
 
-    // Nested hyper-parameters and the lineage file are both read.
+    // The parent comes from the lineage file; rows are the training rows, not the pool's.
     assert_eq!(
-        (r2.parent.as_deref(), r2.epochs, r2.duration_s),
-        (Some("round1"), Some(1.0), Some(95.0))
+        (r2.parent.as_deref(), r2.rows, r2.epochs, r2.duration_s),
+        (Some("round1"), Some(480), Some(1.0), Some(95.0))
     );
     assert!((r2.test_micro_f1.unwrap() - 2.0 / 3.0).abs() < 1e-12);
     assert!((r2.heldout_recall.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+
+    // Without hparams.json, the lineage entry alone still gives the training rows.
+    std::fs::remove_file(dirs[1].join("hparams.json")).unwrap();
+    assert_eq!(summarize_run(&dirs[1]).unwrap().rows, Some(480));
 
     assert_eq!(rb.rows, None);
     assert_eq!(rb.warnings.len(), 1, "{:?}", rb.warnings);
@@ -57,16 +70,13 @@ fn runs_are_summarised_from_whatever_files_they_have() {
     let lines: Vec<&str> = md.lines().collect();
     assert_eq!(lines.len(), 5, "{md}");
     assert!(lines[0].starts_with("| run | parent | base model | rows | epochs |"), "{md}");
-    assert!(
-        lines[3].starts_with("| round2 | round1 | HuggingFaceTB/SmolLM2-135M | 480 | 1 | 60 |"),
-        "{md}"
-    );
+    assert!(lines[3].starts_with("| round2 | round1 | runs/round1 | 480 | 1 | 60 |"), "{md}");
     assert!(lines[3].contains("| 0.6667 | 0.5833 | 0.3333 | 0.7500 | 95 |"), "{md}");
     assert!(lines[4].starts_with("| broken |  |  |"), "{md}");
     let csv = table.to_csv().unwrap();
     assert_eq!(csv.lines().count(), 4);
     assert!(
-        csv.lines().nth(1).unwrap().starts_with("round1,,HuggingFaceTB/SmolLM2-135M,240,2,60,480,"),
+        csv.lines().nth(1).unwrap().starts_with("round1,,models/SmolLM2-135M,240,2,60,480,"),
         "{csv}"
     );
 }

@@ -25,7 +25,10 @@ fn the_report_is_one_self_contained_page_with_table_curves_and_scores() {
     // Nothing is fetched from elsewhere.
     assert!(!html.contains("src=\"http") && !html.contains("href=") && !html.contains("<script"));
     assert!(html.contains("<th>run</th><th>parent</th>"), "no comparison table");
-    assert!(html.contains("<td>round2</td><td>round1</td>"), "no round2 row");
+    assert!(
+        html.contains("<td>round2</td><td></td><td>runs/round1</td><td>480</td>"),
+        "no round2 row"
+    );
     assert!(html.contains("<h2>Scores: round2</h2>"));
     assert!(html.contains("<td>held-out parts</td>"));
     assert!(html.contains("<td>kia.csv#4</td><td>seat, engine</td>"), "no worst example");

@@ -153,6 +153,17 @@ fn chat_gold_without_sidecar_is_keyed_by_line_number() {
 }
 
 #[test]
+fn the_sidecar_may_be_named_like_jsonl_export_names_it() {
+    // `jsonl export` writes test.jsonl with test.ids beside it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("score/gold.jsonl"), dir.path().join("test.jsonl")).unwrap();
+    std::fs::copy(fixture("score/gold.jsonl.ids"), dir.path().join("test.ids")).unwrap();
+    let gold = read_gold(&dir.path().join("test.jsonl")).unwrap();
+    assert_eq!(gold, read_gold(&fixture("score/gold.jsonl")).unwrap());
+    assert_eq!(gold[0].id, "kia.csv#1");
+}
+
+#[test]
 fn a_sidecar_shorter_than_the_dataset_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let gold = dir.path().join("d.jsonl");
