@@ -13,5 +13,5 @@ t "$EVAL" score --predictions "$DIR/predictions.jsonl" --gold "$DIR/gold.csv" --
 t "$EVAL" curves "$DIR/runs/long1" "$DIR/runs/long2" --out "$DIR/charts"
 t "$EVAL" compare "$DIR"/runs/*
 t "$EVAL" report "$DIR"/runs/* --out "$DIR/report.html" --quiet
-t "$EVAL" classify --predictions "$DIR/classify.jsonl" --confusion "$DIR/confusion.png"
+t "$EVAL" classify -q --predictions "$DIR/classify.jsonl" --confusion "$DIR/confusion.png"
 ls -l "$DIR/report.html" "$DIR/confusion.png" | awk '{print $5, $NF}' | sed "s|$DIR/||"
