@@ -33,27 +33,60 @@ struct Layout {
     height: u32,
 }
 
-fn layout(report: &ClassificationReport) -> Result<Layout> {
+/// The text lines above the matrix: title, scores, how to read it.
+fn header_lines(r: &ClassificationReport, config: &ConfusionConfig) -> [(String, f64); 3] {
+    [
+        (config.title.clone().unwrap_or_else(|| "Confusion matrix".to_owned()), 26.0),
+        (
+            format!(
+                "accuracy {:.4} ({}/{}), macro F1 {:.4}, weighted F1 {:.4}",
+                r.accuracy, r.correct, r.total, r.macro_f1, r.weighted_f1
+            ),
+            18.0,
+        ),
+        (
+            "rows: true label; columns: predicted label; numbers: counts; shade: share of the \
+             row (blue = right, red = confused)"
+                .to_owned(),
+            15.0,
+        ),
+    ]
+}
+
+fn text_width(text: &str, size: f64) -> Result<i32> {
+    let (w, _) = ("sans-serif", size)
+        .into_font()
+        .box_size(text)
+        .map_err(|e| plot_err("confusion matrix", e))?;
+    Ok(w as i32)
+}
+
+fn layout(report: &ClassificationReport, config: &ConfusionConfig) -> Result<Layout> {
     let n = report.labels.len().max(1) as i32;
     let cell = (900 / n).clamp(24, 64);
     let label_font = (f64::from(cell) * 0.62).clamp(13.0, 18.0);
     let count_font = (f64::from(cell) * 0.5).clamp(12.0, 20.0);
-    let font = ("sans-serif", label_font).into_font();
     let mut label_w = 0i32;
     for label in &report.labels {
-        let (w, _) = font.box_size(label).map_err(|e| plot_err("confusion matrix", e))?;
-        label_w = label_w.max(w as i32);
+        label_w = label_w.max(text_width(label, label_font)?);
+    }
+    let mut header_w = 0i32;
+    for (text, size) in header_lines(report, config) {
+        header_w = header_w.max(text_width(&text, size)?);
     }
     let grid = n * cell;
     // Room for: the axis title, the labels, and a gap.
     let left = 40 + label_w + 12;
-    let top = 90 + 30 + label_w + 12;
+    let top = HEADER_HEIGHT + 30 + label_w + 12;
     let right = 90;
     let bottom = 30;
-    let width = (left + grid + right).max(700) as u32;
+    let width = (left + grid + right).max(header_w + 60) as u32;
     let height = (top + grid + bottom) as u32;
     Ok(Layout { cell, label_font, count_font, left, top, width, height })
 }
+
+/// Pixels above the "predicted label" axis title.
+const HEADER_HEIGHT: i32 = 110;
 
 /// Draws the confusion matrix of `report` and returns PNG bytes.
 ///
@@ -67,7 +100,7 @@ pub fn render_confusion_png(
         return Err(Error::Invalid("no labels to draw a confusion matrix of".to_owned()));
     }
     super::font::use_font(config.font.as_deref())?;
-    let l = layout(report)?;
+    let l = layout(report, config)?;
     let mut buf = vec![255u8; l.width as usize * l.height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (l.width, l.height)).into_drawing_area();
@@ -94,25 +127,18 @@ fn draw<DB: DrawingBackend>(
     let (cell, left, top) = (l.cell, l.left, l.top);
     let grid = n * cell;
 
-    let title = config.title.clone().unwrap_or_else(|| {
-        format!(
-            "Confusion matrix: accuracy {:.4} ({}/{}), macro F1 {:.4}, weighted F1 {:.4}",
-            r.accuracy, r.correct, r.total, r.macro_f1, r.weighted_f1
-        )
-    });
-    root.draw(&Text::new(title, (20, 18), ("sans-serif", 26).into_font()))?;
-    root.draw(&Text::new(
-        "rows: true label; columns: predicted label; numbers: counts; shade: share of the row \
-         (blue = right, red = confused)",
-        (20, 56),
-        ("sans-serif", 17).into_font().color(&RGBColor(70, 70, 70)),
-    ))?;
+    let mut y = 16;
+    for (i, (text, size)) in header_lines(r, config).into_iter().enumerate() {
+        let ink = if i == 0 { BLACK } else { RGBColor(70, 70, 70) };
+        root.draw(&Text::new(text, (20, y), ("sans-serif", size).into_font().color(&ink)))?;
+        y += size as i32 + 12;
+    }
 
     let label_style = TextStyle::from(("sans-serif", l.label_font).into_font());
     let axis_style = TextStyle::from(("sans-serif", 20).into_font());
     root.draw(&Text::new(
         "predicted label",
-        (left + grid / 2, 96),
+        (left + grid / 2, HEADER_HEIGHT),
         axis_style.clone().pos(Pos::new(HPos::Center, VPos::Top)),
     ))?;
     root.draw(&Text::new(
