@@ -90,8 +90,9 @@ pub fn render_report(run_dirs: &[PathBuf], config: &ReportConfig) -> Result<Repo
         h.push_str("<p>No run has a <code>results.csv</code>.</p>\n");
     } else {
         h.push_str(
-            "<p class=\"muted\">Light lines: raw training values per step; bold lines: centred \
-             moving average; dots: validation.</p>\n<div class=\"charts\">\n",
+            "<p class=\"muted\">Light lines: raw training values per step (a light band of the \
+             10th to 90th percentile when steps outnumber pixels); bold lines: centred moving \
+             average; dots: validation.</p>\n<div class=\"charts\">\n",
         );
         for metric in Metric::ALL {
             for x in XAxis::ALL {
@@ -160,27 +161,37 @@ fn table_html(header: &[String], rows: &[Vec<String>]) -> String {
 
 fn scores_html(h: &mut String, s: &ScoreReport, max_parts: usize) {
     let f = |v: f64| format!("{v:.4}");
+    let _ = writeln!(
+        h,
+        "<p>{} examples scored ({} predictions without gold, {} gold examples without \
+         prediction); exact match {} ({}/{})</p>",
+        s.examples,
+        s.unmatched_predictions,
+        s.missing_predictions,
+        f(s.exact_match),
+        s.exact_matches,
+        s.examples
+    );
     let mut rows = vec![
-        vec!["examples scored".into(), s.examples.to_string(), String::new(), String::new()],
-        vec!["exact match".into(), f(s.exact_match), String::new(), String::new()],
         vec!["micro".into(), f(s.micro.precision), f(s.micro.recall), f(s.micro.f1)],
-        vec!["macro".into(), f(s.macro_.precision), f(s.macro_.recall), f(s.macro_.f1)],
+        vec![
+            "macro (gold parts)".into(),
+            f(s.macro_.precision),
+            f(s.macro_.recall),
+            f(s.macro_.f1),
+        ],
     ];
     if let Some(ho) = &s.heldout {
-        rows.push(vec![
-            "held-out parts".into(),
-            f(ho.heldout.precision),
-            f(ho.heldout.recall),
-            String::new(),
-        ]);
-        rows.push(vec![
-            "seen parts".into(),
-            f(ho.seen.precision),
-            f(ho.seen.recall),
-            String::new(),
-        ]);
+        for (name, g) in [("held-out parts", &ho.heldout), ("seen parts", &ho.seen)] {
+            rows.push(vec![
+                format!("{name} ({} in gold, {} mentions)", g.parts_in_gold, g.support),
+                f(g.precision),
+                f(g.recall),
+                String::new(),
+            ]);
+        }
     }
-    let header = ["", "P (or value)", "R", "F1"].map(String::from);
+    let header = ["", "precision", "recall", "F1"].map(String::from);
     h.push_str(&table_html(&header, &rows));
     let parts: Vec<Vec<String>> = s
         .parts

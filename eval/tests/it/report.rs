@@ -30,7 +30,8 @@ fn the_report_is_one_self_contained_page_with_table_curves_and_scores() {
         "no round2 row"
     );
     assert!(html.contains("<h2>Scores: round2</h2>"));
-    assert!(html.contains("<td>held-out parts</td>"));
+    assert!(html
+        .contains("<td>held-out parts (2 in gold, 3 mentions)</td><td>0.5000</td><td>0.3333</td>"));
     assert!(html.contains("<td>kia.csv#4</td><td>seat, engine</td>"), "no worst example");
     assert!(html.contains("<h2>Classification: round1</h2>"));
 }
