@@ -82,7 +82,7 @@ pub fn read_results_from(reader: impl Read, path: &Path) -> Result<Vec<ResultsRo
 /// # Errors
 /// Any I/O error of the writer.
 pub fn write_results_to(rows: &[ResultsRow], writer: impl Write) -> std::io::Result<()> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(writer);
+    let mut w = csv::WriterBuilder::new().has_headers(false).terminator(csv::Terminator::Any(b'\n')).from_writer(writer);
     w.write_record(RESULTS_HEADER)?;
     for row in rows {
         w.serialize(row)?;
