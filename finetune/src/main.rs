@@ -1,0 +1,413 @@
+//! `finetune`: fine-tune Llama-family models with candle; thin command-line layer over the
+//! library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "finetune", version, about = "Fine-tune Llama-family models on part-extraction JSONL")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn a llama.cpp GGUF checkpoint into a Hugging Face model directory (f32 safetensors,
+    /// config.json, tokenizer.json, tokenizer_config.json with the chat template).
+    ImportGguf(ImportGgufArgs),
+    /// Write a tiny random model and a BPE tokenizer trained on the given JSONL text.
+    InitTiny(InitTinyArgs),
+    /// Fine-tune a model on a JSONL file; writes a run directory.
+    Train(TrainArgs),
+    /// Predict parts with a model, for a JSONL file or one text.
+    Predict(PredictArgs),
+    /// Train the next round (partfinder_t_001, _002, ...) from the previous one, recorded in
+    /// RUNS/index.json.
+    Round(RoundArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportGgufArgs {
+    /// The GGUF file to import (for example SmolLM2-135M-Instruct.Q4_1.gguf).
+    #[arg(long)]
+    gguf: PathBuf,
+    /// The model directory to write (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::ImportGguf(args) => import_gguf(&args),
+        Command::InitTiny(args) => init_tiny(args),
+        Command::Train(args) => train(args),
+        Command::Predict(args) => predict(args),
+        Command::Round(args) => round(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            // A diverged run is a finding about the data or settings, not a usage error.
+            let diverged = err
+                .downcast_ref::<finetune::Error>()
+                .is_some_and(|e| matches!(e, finetune::Error::NonFinite { .. }));
+            ExitCode::from(if diverged { 1 } else { 2 })
+        }
+    }
+}
+
+fn import_gguf(args: &ImportGgufArgs) -> anyhow::Result<ExitCode> {
+    let summary = finetune::gguf::import_gguf(&args.gguf, &args.out)
+        .with_context(|| format!("importing {}", args.gguf.display()))?;
+    let types: Vec<String> =
+        summary.source_types.iter().map(|(t, n)| format!("{t}: {n}")).collect();
+    eprintln!(
+        "imported {} ({} tensors [{}], {} parameters, vocabulary {}, {} embeddings) into {}",
+        summary.architecture,
+        summary.tensors,
+        types.join(", "),
+        summary.parameters,
+        summary.vocab_size,
+        if summary.tied_embeddings { "tied" } else { "untied" },
+        args.out.display()
+    );
+    for file in &summary.files {
+        println!("{}", file.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Options shared by the commands that run a model.
+#[derive(clap::Args)]
+struct RunOpts {
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Use the CPU even when the `cuda` feature found a GPU.
+    #[arg(long)]
+    cpu: bool,
+    /// No progress bar or log lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl RunOpts {
+    fn device(&self) -> anyhow::Result<candle_core::Device> {
+        if let Some(n) = self.threads {
+            // Read by candle's CPU kernels and rayon before their pools start.
+            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        }
+        if self.cpu {
+            return Ok(candle_core::Device::Cpu);
+        }
+        Ok(candle_core::Device::cuda_if_available(0)?)
+    }
+}
+
+#[derive(clap::Args)]
+struct InitTinyArgs {
+    /// JSONL files whose text trains the tokenizer (repeatable).
+    #[arg(long, required = true)]
+    train: Vec<PathBuf>,
+    /// The model directory to write.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 4)]
+    layers: usize,
+    #[arg(long, default_value_t = 8)]
+    heads: usize,
+    #[arg(long, default_value_t = 4)]
+    kv_heads: usize,
+    #[arg(long, default_value_t = 768)]
+    intermediate: usize,
+    /// Upper bound of the vocabulary.
+    #[arg(long, default_value_t = 4096)]
+    vocab_size: usize,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn init_tiny(a: InitTinyArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = finetune::tiny::TinyConfig::new(a.train, a.out.clone());
+    cfg.hidden = a.hidden;
+    cfg.layers = a.layers;
+    cfg.heads = a.heads;
+    cfg.kv_heads = a.kv_heads;
+    cfg.intermediate = a.intermediate;
+    cfg.vocab_size = a.vocab_size;
+    cfg.seed = a.seed;
+    let n =
+        finetune::tiny::init_tiny(&cfg).with_context(|| format!("writing {}", a.out.display()))?;
+    eprintln!("wrote a tiny model with {n} parameters to {}", a.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScheduleArg {
+    Linear,
+    Cosine,
+    Constant,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Base model directory (Hugging Face shape, or a previous run).
+    #[arg(long)]
+    base: PathBuf,
+    /// Training JSONL (prompt/completion or chat lines).
+    #[arg(long)]
+    train: PathBuf,
+    /// Validation JSONL, evaluated every --eval-every steps and at the end.
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    /// The run directory to write (for example runs/partfinder_t_001).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    hp: HParamArgs,
+    /// Continue the run in --out from its newest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this optimizer step as if killed (the run stays resumable; for tests).
+    #[arg(long, hide = true)]
+    stop_after: Option<u64>,
+    #[command(flatten)]
+    run: RunOpts,
+}
+
+#[derive(clap::Args)]
+struct HParamArgs {
+    #[arg(long, default_value_t = 2)]
+    epochs: usize,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    grad_accum: usize,
+    /// Peak learning rate [default: 1e-4, the base rate].
+    #[arg(long, conflicts_with = "lr_multiplier")]
+    learning_rate: Option<f64>,
+    /// Peak learning rate as a multiple of the base rate 1e-4.
+    #[arg(long)]
+    lr_multiplier: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    warmup_steps: u64,
+    #[arg(long, value_enum, default_value = "linear")]
+    schedule: ScheduleArg,
+    /// AdamW decoupled weight decay (matrices only).
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    /// Clip the global gradient norm to this (0 disables).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f64,
+    /// Loss weight of legacy prompt tokens.
+    #[arg(long, default_value_t = 0.01)]
+    prompt_loss_weight: f32,
+    /// Longest sequence in tokens (longer examples lose their first tokens).
+    #[arg(long, default_value_t = 512)]
+    max_seq_len: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Evaluate every N steps (0: at the end only).
+    #[arg(long, default_value_t = 0)]
+    eval_every: u64,
+    /// Save a resumable checkpoint every N steps (0: never).
+    #[arg(long, default_value_t = 0)]
+    save_every: u64,
+    /// Stop after N evaluations without a better validation loss.
+    #[arg(long)]
+    patience: Option<u64>,
+}
+
+impl HParamArgs {
+    fn hparams(&self) -> finetune::train::HParams {
+        use finetune::optim::Schedule;
+        let base = finetune::train::BASE_LEARNING_RATE;
+        finetune::train::HParams {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            grad_accum: self.grad_accum,
+            learning_rate: self
+                .learning_rate
+                .unwrap_or_else(|| self.lr_multiplier.unwrap_or(1.0) * base),
+            warmup_steps: self.warmup_steps,
+            schedule: match self.schedule {
+                ScheduleArg::Linear => Schedule::Linear,
+                ScheduleArg::Cosine => Schedule::Cosine,
+                ScheduleArg::Constant => Schedule::Constant,
+            },
+            adamw: finetune::optim::AdamWConfig {
+                weight_decay: self.weight_decay,
+                ..Default::default()
+            },
+            max_grad_norm: (self.max_grad_norm > 0.0).then_some(self.max_grad_norm),
+            prompt_loss_weight: self.prompt_loss_weight,
+            max_seq_len: self.max_seq_len,
+            seed: self.seed,
+            eval_every: self.eval_every,
+            save_every: self.save_every,
+            patience: self.patience,
+        }
+    }
+}
+
+fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let device = a.run.device()?;
+    let cfg = finetune::train::TrainConfig {
+        base: a.base,
+        train: a.train,
+        valid: a.valid,
+        out: a.out,
+        hparams: a.hp.hparams(),
+        resume: a.resume,
+        stop_after: a.stop_after,
+        device,
+    };
+    let rep = finetune::progress::Reporter::stderr(a.run.quiet);
+    let s = finetune::train::train(&cfg, &rep)?;
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+    rep.log(&format!(
+        "{} after {}/{} steps: training loss {}, validation loss {}, token accuracy {}, sequence accuracy {}",
+        if s.completed { "finished" } else { "stopped" },
+        s.steps,
+        s.total_steps,
+        fmt(s.final_training_loss),
+        fmt(s.validation_loss),
+        fmt(s.validation_token_accuracy),
+        fmt(s.validation_sequence_accuracy),
+    ));
+    println!("{}", cfg.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+struct PredictArgs {
+    /// Model directory (a finished run or a base model).
+    #[arg(long)]
+    model: PathBuf,
+    /// JSONL examples to predict (ids from `<input>.ids` when present, else line numbers).
+    #[arg(long, conflicts_with = "text", required_unless_present = "text")]
+    input: Option<PathBuf>,
+    /// Where to write predictions.jsonl.
+    #[arg(long, requires = "input")]
+    out: Option<PathBuf>,
+    /// One review text: prints its parts, one per line.
+    #[arg(long)]
+    text: Option<String>,
+    /// With --text: prompt as one chat user message instead of a legacy prompt.
+    #[arg(long)]
+    chat: bool,
+    #[arg(long, default_value_t = 16)]
+    batch_size: usize,
+    #[arg(long, default_value_t = finetune::predict::DEFAULT_MAX_NEW_TOKENS)]
+    max_new_tokens: usize,
+    #[command(flatten)]
+    run: RunOpts,
+}
+
+fn predict(a: PredictArgs) -> anyhow::Result<ExitCode> {
+    let device = a.run.device()?;
+    if let Some(text) = &a.text {
+        let p = finetune::predict::Predictor::load(&a.model, &device)?;
+        let (_, parts) = p.predict_text(text, a.chat, a.max_new_tokens)?;
+        for part in parts {
+            println!("{part}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let input = a.input.context("--input or --text is required")?;
+    let out = a.out.unwrap_or_else(|| a.model.join("predictions.jsonl"));
+    let cfg = finetune::predict::PredictConfig {
+        model: a.model,
+        input,
+        out: out.clone(),
+        batch_size: a.batch_size,
+        max_new_tokens: a.max_new_tokens,
+        device,
+    };
+    let rep = finetune::progress::Reporter::stderr(a.run.quiet);
+    let (_, s) = finetune::predict::predict_file(&cfg, &rep)?;
+    rep.log(&format!(
+        "predicted {} examples into {}; exact part sets {}/{}",
+        s.examples,
+        out.display(),
+        s.exact,
+        s.with_gold
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+struct RoundArgs {
+    /// The runs directory holding the rounds and index.json.
+    #[arg(long, default_value = "runs")]
+    runs: PathBuf,
+    /// The example pool (JSONL), consumed slice by slice across rounds.
+    #[arg(long)]
+    pool: PathBuf,
+    /// Validation JSONL (held out from the pool).
+    #[arg(long)]
+    valid: Option<PathBuf>,
+    /// Base model directory of a first round.
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// Continue from this round (default: the latest round when --base is not given).
+    #[arg(long)]
+    from: Option<String>,
+    /// Training rows of this round: the next pool slice plus hard examples.
+    #[arg(long, default_value_t = 1000)]
+    rows: usize,
+    /// Share of the rows taken from the parent round's hard examples.
+    #[arg(long, default_value_t = 0.2)]
+    hard_fraction: f64,
+    /// Skip predicting the round's training examples to find its hard examples.
+    #[arg(long)]
+    no_hard_mining: bool,
+    #[command(flatten)]
+    hp: HParamArgs,
+    #[command(flatten)]
+    run: RunOpts,
+}
+
+fn round(a: RoundArgs) -> anyhow::Result<ExitCode> {
+    let device = a.run.device()?;
+    let cfg = finetune::rounds::RoundConfig {
+        runs: a.runs,
+        pool: a.pool,
+        valid: a.valid,
+        base: a.base,
+        from: a.from,
+        rows: a.rows,
+        hard_fraction: a.hard_fraction,
+        hparams: a.hp.hparams(),
+        mine_hard: !a.no_hard_mining,
+        predict_batch_size: 16,
+        device,
+    };
+    let rep = finetune::progress::Reporter::stderr(a.run.quiet);
+    let r = finetune::rounds::run_round(&cfg, &rep)?;
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+    rep.log(&format!(
+        "{}: validation token accuracy {}, sequence accuracy {}; {} hard examples",
+        r.name,
+        fmt(r.metrics.validation_token_accuracy),
+        fmt(r.metrics.validation_sequence_accuracy),
+        r.hard_pool_lines.len()
+    ));
+    println!("{}", cfg.runs.join(&r.name).display());
+    Ok(ExitCode::SUCCESS)
+}

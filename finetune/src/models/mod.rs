@@ -1,0 +1,3 @@
+//! Model architectures, one per file in candle-transformers' style.
+
+pub mod llama;
