@@ -192,9 +192,15 @@ impl Builder {
             acronym,
             ..Default::default()
         });
+        // A weak alias may yet be refused (it names a separate part): it records its source
+        // only on a spelling of its own, and never a category.
+        let weak = role == Role::Alias(Link::Weak);
+        let known = node.spellings.contains_key(spelling);
         let entry = node.spellings.entry(spelling.to_owned()).or_insert((self.seq, BTreeSet::new()));
-        entry.1.insert(source.to_owned());
-        if !category.is_empty() {
+        if !(weak && known) {
+            entry.1.insert(source.to_owned());
+        }
+        if !category.is_empty() && !weak {
             node.categories.insert(category.replace('|', "/"));
         }
         match role {
@@ -203,10 +209,9 @@ impl Builder {
                 node.primary = true;
                 node.preferred = true;
             }
-            Role::Alias(Link::Weak) => {}
-            Role::Alias(Link::Strong) | Role::ExtraAlias => {}
+            Role::Alias(_) | Role::ExtraAlias => {}
         }
-        if role != Role::Alias(Link::Weak) {
+        if !weak {
             node.asserted = true;
         }
         Some(key)

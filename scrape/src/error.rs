@@ -80,7 +80,7 @@ pub enum Error {
         content_type: String,
     },
     /// `--offline` was given and the URL is not in the cache.
-    #[error("{url}: not in the cache {} (offline)", cache_dir.display())]
+    #[error("{url}: not in the cache at {} (offline)", cache_dir.display())]
     NotCached {
         /// The URL that was asked for.
         url: String,

@@ -99,8 +99,7 @@ pub fn parse_item(raw: &str) -> Parsed {
     if let Some(last) = names.last_mut() {
         last.1.extend(variants);
         if let Some(content) = end {
-            let primary_words = last.0.split_whitespace().count();
-            end_aliases(&content, primary_words, &mut last.1, &mut out.dropped);
+            end_aliases(&content, &last.0, &mut last.1, &mut out.dropped);
         }
     }
 
@@ -128,7 +127,7 @@ pub fn parse_item(raw: &str) -> Parsed {
 /// Classifies a trailing parenthetical and adds its aliases to `aliases`.
 fn end_aliases(
     content: &str,
-    primary_words: usize,
+    primary: &str,
     aliases: &mut Vec<(String, Link)>,
     dropped: &mut Vec<(String, DropReason)>,
 ) {
@@ -155,8 +154,10 @@ fn end_aliases(
         dropped.push((content.to_owned(), DropReason::Qualifier));
         return;
     }
+    let primary_words = primary.split_whitespace().count();
+    let same = |alias: &str| fold_key(&alias.to_lowercase()) == fold_key(&primary.to_lowercase());
     for alias in split_list(rest) {
-        if is_acronym(alias) {
+        if is_acronym(alias) || same(alias) {
             aliases.push((alias.to_owned(), Link::Strong));
         } else if !also && primary_words >= 2 && alias.split_whitespace().count() == 1 {
             // `Coolant hose (clamp)`, `Rear spoiler (wing)`: one word after a longer name
@@ -561,6 +562,11 @@ mod tests {
             dropped: &[],
         },
         Case { item: "Wiring harnesses", names: "wiring harness", dropped: &[] },
+        Case {
+            item: "Gear stick (gear-stick, gear lever)",
+            names: "gear stick = gear-stick!, gear lever?",
+            dropped: &[],
+        },
         Case { item: "Batteries", names: "battery", dropped: &[] },
         Case { item: "Chassis", names: "chassis", dropped: &[] },
         Case { item: "", names: "", dropped: &[] },
