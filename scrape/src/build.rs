@@ -120,11 +120,8 @@ impl Builder {
     /// The file cannot be read, its header is wrong, or a row has an empty field.
     pub fn add_extra_aliases(&mut self, path: &Path, source: &str) -> Result<()> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let syntax = |line: u64, message: String| Error::Syntax {
-            path: path.to_owned(),
-            line,
-            message,
-        };
+        let syntax =
+            |line: u64, message: String| Error::Syntax { path: path.to_owned(), line, message };
         let mut rdr = csv::ReaderBuilder::new()
             .comment(Some(b'#'))
             .trim(csv::Trim::All)
@@ -135,12 +132,14 @@ impl Builder {
             let found = header.iter().collect::<Vec<_>>().join(",");
             return Err(syntax(1, format!("expected header alias,canonical, found {found}")));
         }
-        let mut count =
-            SourceCount { name: source.to_owned(), origin: path.display().to_string(), ..Default::default() };
+        let mut count = SourceCount {
+            name: source.to_owned(),
+            origin: path.display().to_string(),
+            ..Default::default()
+        };
         for record in rdr.records() {
-            let record = record.map_err(|e| {
-                syntax(e.position().map_or(0, |p| p.line()), e.to_string())
-            })?;
+            let record =
+                record.map_err(|e| syntax(e.position().map_or(0, |p| p.line()), e.to_string()))?;
             let line = record.position().map_or(0, |p| p.line());
             let (Some(alias), Some(canonical)) =
                 (record.get(0).and_then(clean_name), record.get(1).and_then(clean_name))
@@ -196,7 +195,8 @@ impl Builder {
         // only on a spelling of its own, and never a category.
         let weak = role == Role::Alias(Link::Weak);
         let known = node.spellings.contains_key(spelling);
-        let entry = node.spellings.entry(spelling.to_owned()).or_insert((self.seq, BTreeSet::new()));
+        let entry =
+            node.spellings.entry(spelling.to_owned()).or_insert((self.seq, BTreeSet::new()));
         if !(weak && known) {
             entry.1.insert(source.to_owned());
         }
@@ -292,12 +292,15 @@ impl Builder {
                 .iter()
                 .min_by_key(|&&i| {
                     let n = nodes[i];
-                    (!n.preferred, !(n.primary && !n.acronym), !n.primary, n.first_seq)
+                    let spelled_out_part = n.primary && !n.acronym;
+                    (!n.preferred, !spelled_out_part, !n.primary, n.first_seq)
                 })
                 .expect("non-empty group");
             let canonical = first_spelling(nodes[best]);
-            let categories: BTreeSet<&str> =
-                members.iter().flat_map(|&i| nodes[i].categories.iter().map(String::as_str)).collect();
+            let categories: BTreeSet<&str> = members
+                .iter()
+                .flat_map(|&i| nodes[i].categories.iter().map(String::as_str))
+                .collect();
             let category = categories.into_iter().collect::<Vec<_>>().join("|");
             canonical_count += 1;
             for &i in &members {
@@ -466,8 +469,11 @@ mod tests {
     fn extra_aliases_choose_the_canonical_and_add_new_parts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("extra.csv");
-        std::fs::write(&path, "# reviewed\nalias,canonical\nbonnet,hood\ntranny,transmission\nAC,air conditioning\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "# reviewed\nalias,canonical\nbonnet,hood\ntranny,transmission\nAC,air conditioning\n",
+        )
+        .unwrap();
         let mut b = Builder::new(StopList::default());
         b.add_source("wiki", "w", source(&[("Bonnet/hood", "Body"), ("Transmission", "")]));
         b.add_extra_aliases(&path, "extra").unwrap();

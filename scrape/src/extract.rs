@@ -105,9 +105,10 @@ pub fn extract_text(text: &str) -> Extracted {
 fn is_wiki_item(e: ElementRef<'_>) -> bool {
     match e.value().name() {
         "li" => true,
-        "td" | "th" => !e.descendants().filter_map(ElementRef::wrap).any(|d| {
-            matches!(d.value().name(), "li" | "ul" | "ol" | "table")
-        }),
+        "td" | "th" => !e
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .any(|d| matches!(d.value().name(), "li" | "ul" | "ol" | "table")),
         _ => false,
     }
 }
@@ -150,11 +151,7 @@ impl Walker {
             }
             if is_item(c) {
                 let lines = own_lines(c, self.wiki);
-                let lines: Vec<String> = if name == "li" {
-                    vec![lines.join(" ")]
-                } else {
-                    lines
-                };
+                let lines: Vec<String> = if name == "li" { vec![lines.join(" ")] } else { lines };
                 for text in lines.into_iter().map(|l| crate::normalize::collapse_ws(&l)) {
                     if text.is_empty() {
                         continue;
@@ -226,8 +223,7 @@ fn collect_text(
             Node::Element(e) => {
                 let name = e.name();
                 let reference = name == "sup" && e.classes().any(|c| c == "reference");
-                if reference || matches!(name, "ul" | "ol" | "dl" | "table" | "script" | "style")
-                {
+                if reference || matches!(name, "ul" | "ol" | "dl" | "table" | "script" | "style") {
                     continue;
                 }
                 if wiki && e.classes().any(|c| SKIP_CLASSES.contains(&c)) {

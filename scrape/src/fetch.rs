@@ -165,8 +165,10 @@ impl Fetcher {
                 message: error_chain(&e),
             })?;
             let body = String::from_utf8_lossy(&bytes).into_owned();
-            let kind = body_kind(&content_type, &body)
-                .ok_or_else(|| Error::NotHtml { url: url.to_owned(), content_type: content_type.clone() })?;
+            let kind = body_kind(&content_type, &body).ok_or_else(|| Error::NotHtml {
+                url: url.to_owned(),
+                content_type: content_type.clone(),
+            })?;
             let page = Page {
                 url: url.to_owned(),
                 final_url: hop.to_string(),
@@ -202,7 +204,13 @@ impl Fetcher {
         let content_type = field("content-type:");
         let kind = body_kind(&content_type, &body)
             .ok_or_else(|| Error::NotHtml { url: url.to_owned(), content_type })?;
-        Ok(Some(Page { url: url.to_owned(), final_url: field("final-url:"), kind, body, from_cache: true }))
+        Ok(Some(Page {
+            url: url.to_owned(),
+            final_url: field("final-url:"),
+            kind,
+            body,
+            from_cache: true,
+        }))
     }
 
     fn store(&self, page: &Page, content_type: &str) -> Result<()> {
@@ -220,10 +228,9 @@ impl Fetcher {
     fn robots_for(&mut self, url: &Url) -> Result<&Robots> {
         let origin = url.origin().ascii_serialization();
         if !self.robots.contains_key(&origin) {
-            let robots_url = url.join("/robots.txt").map_err(|e| Error::BadUrl {
-                url: url.to_string(),
-                message: e.to_string(),
-            })?;
+            let robots_url = url
+                .join("/robots.txt")
+                .map_err(|e| Error::BadUrl { url: url.to_string(), message: e.to_string() })?;
             let response = self.get(&robots_url)?;
             let status = response.status();
             let robots = if status.is_success() {
@@ -244,7 +251,8 @@ impl Fetcher {
     /// 5xx when retries ran out).
     fn get(&mut self, url: &Url) -> Result<reqwest::blocking::Response> {
         let client = self.client()?.clone();
-        let host = url.host_str().unwrap_or("").to_owned() + &format!(":{}", url.port_or_known_default().unwrap_or(0));
+        let host = url.host_str().unwrap_or("").to_owned()
+            + &format!(":{}", url.port_or_known_default().unwrap_or(0));
         let mut attempt = 0u32;
         loop {
             self.wait_turn(&host);
@@ -299,8 +307,8 @@ impl Fetcher {
 /// # Errors
 /// [`Error::BadUrl`] for anything else.
 pub fn parse_url(url: &str) -> Result<Url> {
-    let parsed =
-        Url::parse(url).map_err(|e| Error::BadUrl { url: url.to_owned(), message: e.to_string() })?;
+    let parsed = Url::parse(url)
+        .map_err(|e| Error::BadUrl { url: url.to_owned(), message: e.to_string() })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::BadUrl { url: url.to_owned(), message: "not http or https".into() });
     }
@@ -368,7 +376,10 @@ mod tests {
     fn source_names_agree_for_url_and_file() {
         assert_eq!(source_name("http://127.0.0.1:8080/lists/wiki_parts.html"), "wiki_parts");
         assert_eq!(source_name("../shared/data/lexicon/wiki_parts.html"), "wiki_parts");
-        assert_eq!(source_name("https://en.wikipedia.org/wiki/List_of_auto_parts"), "list_of_auto_parts");
+        assert_eq!(
+            source_name("https://en.wikipedia.org/wiki/List_of_auto_parts"),
+            "list_of_auto_parts"
+        );
         assert_eq!(source_name("https://example.org/"), "example.org");
     }
 

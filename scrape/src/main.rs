@@ -71,7 +71,10 @@ fn main() -> ExitCode {
     match run(args, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
@@ -88,7 +91,8 @@ fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<()> {
     let seconds = |name: &str, s: f64| {
         Duration::try_from_secs_f64(s).with_context(|| format!("--{name} {s}: not a duration"))
     };
-    let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
+    let cache_dir =
+        if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
     let config = ScrapeConfig {
         sources,
         selector: args.selector.clone(),
@@ -128,7 +132,8 @@ fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<()> {
 /// The sources in command-line order, whatever flag named them.
 fn ordered_sources(args: &Args, matches: &ArgMatches) -> Vec<Source> {
     let mut indexed: Vec<(usize, Source)> = Vec::new();
-    let indices = |id: &str| matches.indices_of(id).map(Iterator::collect::<Vec<_>>).unwrap_or_default();
+    let indices =
+        |id: &str| matches.indices_of(id).map(Iterator::collect::<Vec<_>>).unwrap_or_default();
     for (i, url) in indices("urls").into_iter().zip(&args.urls) {
         indexed.push((i, Source::Url(url.clone())));
     }

@@ -211,7 +211,8 @@ fn split_names(base: &str) -> Vec<(String, Vec<(String, Link)>)> {
 /// Splits `A and B` into part names. When a longer name is followed by one word
 /// (`Exhaust clamp and bracket`), the word shares the name's modifiers (`exhaust bracket`).
 fn split_and(segment: &str) -> Vec<String> {
-    let parts: Vec<&str> = segment.split(" and ").map(str::trim).filter(|s| !s.is_empty()).collect();
+    let parts: Vec<&str> =
+        segment.split(" and ").map(str::trim).filter(|s| !s.is_empty()).collect();
     let Some((first, rest)) = parts.split_first() else {
         return Vec::new();
     };
@@ -334,8 +335,7 @@ pub fn clean_name(raw: &str) -> Option<String> {
         return None;
     }
     // A name written entirely in capitals (`A/C INNER PLATE`) is shouting, not acronyms.
-    let shouting = words.len() >= 2
-        && words.iter().all(|w| !w.chars().any(|c| c.is_lowercase()));
+    let shouting = words.len() >= 2 && words.iter().all(|w| !w.chars().any(|c| c.is_lowercase()));
     let mut out: Vec<String> = words
         .iter()
         .map(|w| if !shouting && is_acronym(w) { (*w).to_owned() } else { w.to_lowercase() })
@@ -461,7 +461,11 @@ mod tests {
 
     const CASES: &[Case] = &[
         Case { item: "Grille (also called grill)", names: "grille = grill!", dropped: &[] },
-        Case { item: "Fender (wing or mudguard)", names: "fender = wing?, mudguard?", dropped: &[] },
+        Case {
+            item: "Fender (wing or mudguard)",
+            names: "fender = wing?, mudguard?",
+            dropped: &[],
+        },
         Case { item: "Tire/Tyre", names: "tire = tyre!", dropped: &[] },
         Case { item: "Bonnet/hood", names: "bonnet = hood!", dropped: &[] },
         Case { item: "Muffler (Silencer)", names: "muffler = silencer?", dropped: &[] },
@@ -476,11 +480,7 @@ mod tests {
             names: "anti-lock braking system = ABS!",
             dropped: &[],
         },
-        Case {
-            item: "Trunk/boot/hatch",
-            names: "trunk = boot!, hatch!",
-            dropped: &[],
-        },
+        Case { item: "Trunk/boot/hatch", names: "trunk = boot!, hatch!", dropped: &[] },
         Case { item: "Trunk/boot latch", names: "trunk latch = boot latch!", dropped: &[] },
         Case {
             item: "Park brake lever/handle (hand brake)",

@@ -1,11 +1,13 @@
 //! A small robots.txt reader (RFC 9309): the group for our product token, else `*`;
 //! `Allow`/`Disallow` path prefixes with `*` and `$`; the longest match wins, `Allow` on a tie.
 
+/// `(allow, pattern)` pairs.
+type Rules = Vec<(bool, String)>;
+
 /// The rules that apply to one user agent on one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Robots {
-    /// `(allow, pattern)` pairs.
-    rules: Vec<(bool, String)>,
+    rules: Rules,
 }
 
 impl Robots {
@@ -23,7 +25,7 @@ impl Robots {
     pub fn parse(text: &str, agent: &str) -> Self {
         let agent = agent.to_lowercase();
         // (user agents, rules) per group.
-        let mut groups: Vec<(Vec<String>, Vec<(bool, String)>)> = Vec::new();
+        let mut groups: Vec<(Vec<String>, Rules)> = Vec::new();
         let mut in_agents = false;
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("").trim();
@@ -49,14 +51,14 @@ impl Robots {
                 _ => in_agents = false,
             }
         }
-        let pick = |want: &dyn Fn(&str) -> bool| -> Vec<(bool, String)> {
+        let pick = |want: &dyn Fn(&str) -> bool| -> Rules {
             groups
                 .iter()
                 .filter(|(agents, _)| agents.iter().any(|a| want(a)))
                 .flat_map(|(_, rules)| rules.iter().cloned())
                 .collect()
         };
-        let ours = groups.iter().any(|(agents, _)| agents.iter().any(|a| *a == agent));
+        let ours = groups.iter().any(|(agents, _)| agents.contains(&agent));
         let rules = if ours { pick(&|a| a == agent) } else { pick(&|a| a == "*") };
         Self { rules }
     }

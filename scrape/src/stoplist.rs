@@ -82,9 +82,11 @@ mod tests {
 
     #[test]
     fn entries_match_plural_and_case_but_not_longer_names() {
-        let list =
-            StopList::parse("# header\n\nSpring  # the season\nboot # UK trunk, also footwear\n", Path::new("s.txt"))
-                .unwrap();
+        let list = StopList::parse(
+            "# header\n\nSpring  # the season\nboot # UK trunk, also footwear\n",
+            Path::new("s.txt"),
+        )
+        .unwrap();
         assert_eq!(list.len(), 2);
         assert_eq!(list.reason("spring"), Some("the season"));
         assert_eq!(list.reason(&clean_name("Springs").unwrap()), Some("the season"));

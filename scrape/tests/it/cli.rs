@@ -91,11 +91,16 @@ fn url_source_is_cached_and_offline_rerun_needs_no_server() {
         dir.path(),
     );
     assert!(from_file.status.success(), "{}", stderr(&from_file));
-    let live = scrape(&["--url", &url, "--delay", "0", "--cache-dir", "cache", "--out", "live.csv"], dir.path());
+    let live = scrape(
+        &["--url", &url, "--delay", "0", "--cache-dir", "cache", "--out", "live.csv"],
+        dir.path(),
+    );
     assert!(live.status.success(), "{}", stderr(&live));
     drop(server);
-    let offline =
-        scrape(&["--url", &url, "--offline", "--cache-dir", "cache", "--out", "offline.csv"], dir.path());
+    let offline = scrape(
+        &["--url", &url, "--offline", "--cache-dir", "cache", "--out", "offline.csv"],
+        dir.path(),
+    );
     assert!(offline.status.success(), "{}", stderr(&offline));
     assert!(stderr(&offline).contains("cached"), "{}", stderr(&offline));
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
@@ -107,10 +112,14 @@ fn url_source_is_cached_and_offline_rerun_needs_no_server() {
 fn offline_without_cache_entry_exits_2_naming_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let url = "http://127.0.0.1:9/never-fetched.html";
-    let out = scrape(&["--url", url, "--offline", "--cache-dir", "cache", "--out", "x.csv"], dir.path());
+    let out =
+        scrape(&["--url", url, "--offline", "--cache-dir", "cache", "--out", "x.csv"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.starts_with(&format!("error: {url}: not in the cache at cache (offline)")), "{err}");
+    assert!(
+        err.starts_with(&format!("error: {url}: not in the cache at cache (offline)")),
+        "{err}"
+    );
     assert!(!dir.path().join("x.csv").exists());
 }
 
@@ -121,7 +130,10 @@ fn stoplist_entry_without_reason_exits_2_naming_file_and_line() {
     let list = fixture("parts_list.txt").display().to_string();
     let out = scrape(&["--text", &list, "--stoplist", "stop.txt", "--out", "x.csv"], dir.path());
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr(&out).trim(), "error: stop.txt: line 2: stop-list entry \"body\" has no `# reason`");
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: stop.txt: line 2: stop-list entry \"body\" has no `# reason`"
+    );
 }
 
 #[test]

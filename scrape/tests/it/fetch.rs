@@ -63,7 +63,8 @@ fn not_found_is_not_retried() {
 
 #[test]
 fn server_error_then_success_is_retried() {
-    let server = Server::start(vec![("/flaky", vec![Answer::Status(500), Answer::Status(503), page()])]);
+    let server =
+        Server::start(vec![("/flaky", vec![Answer::Status(500), Answer::Status(503), page()])]);
     let page = Fetcher::new(quick(None)).fetch(&server.url("/flaky")).unwrap();
     assert_eq!(page.kind, BodyKind::Html);
     assert!(page.body.contains("Wheel"));
@@ -107,7 +108,10 @@ fn connection_refused_is_a_transport_error() {
 #[test]
 fn redirects_are_followed_and_checked_against_robots() {
     let server = Server::start(vec![
-        ("/robots.txt", vec![Answer::Ok("text/plain", "User-agent: *\nDisallow: /private\n".into())]),
+        (
+            "/robots.txt",
+            vec![Answer::Ok("text/plain", "User-agent: *\nDisallow: /private\n".into())],
+        ),
         ("/old", vec![Answer::Redirect(301, "/new".into())]),
         ("/new", vec![page()]),
         ("/sneaky", vec![Answer::Redirect(302, "/private/list".into())]),
@@ -136,7 +140,10 @@ fn robots_disallow_is_honoured_without_a_request() {
         ("/lists/parts.html", vec![page()]),
     ]);
     let err = Fetcher::new(quick(None)).fetch(&server.url("/lists/parts.html")).unwrap_err();
-    assert_eq!(err.to_string(), format!("{}: disallowed by robots.txt", server.url("/lists/parts.html")));
+    assert_eq!(
+        err.to_string(),
+        format!("{}: disallowed by robots.txt", server.url("/lists/parts.html"))
+    );
     assert_eq!(server.hits("/lists/parts.html"), 0);
 }
 

@@ -119,8 +119,12 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) {
     };
     let (status, headers, body) = match answer {
         Answer::Ok(content_type, body) => (200, format!("Content-Type: {content_type}\r\n"), body),
-        Answer::Status(code) => (code, "Content-Type: text/plain\r\n".into(), format!("status {code}")),
-        Answer::Redirect(code, location) => (code, format!("Location: {location}\r\n"), String::new()),
+        Answer::Status(code) => {
+            (code, "Content-Type: text/plain\r\n".into(), format!("status {code}"))
+        }
+        Answer::Redirect(code, location) => {
+            (code, format!("Location: {location}\r\n"), String::new())
+        }
         Answer::Hang => {
             // Wait for the client to give up and close the connection.
             let mut sink = Vec::new();
