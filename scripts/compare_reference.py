@@ -94,7 +94,7 @@ def find_gguf() -> str | None:
 
 def find_finetune(explicit: str | None) -> str | None:
     if explicit:
-        return explicit
+        return explicit if os.access(explicit, os.X_OK) else None
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target-finetune"))
     for candidate in (os.path.join(target, "release/finetune"), os.path.join(target, "debug/finetune"),
                       os.path.join(ROOT, "target/release/finetune")):
@@ -300,6 +300,7 @@ def report_loss(torch, tok, model, args) -> None:
 
 def main() -> int:
     args = parse_args()
+    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF loader draws a bar
     gguf = args.gguf or find_gguf()
     if gguf is None or not os.path.isfile(gguf):
         print("error: GGUF file not found; run scripts/setup-models.sh or pass --gguf", file=sys.stderr)
@@ -316,6 +317,8 @@ def main() -> int:
         return 2
     torch.set_num_threads(args.threads)
     import transformers
+
+    transformers.utils.logging.disable_progress_bar()
     print(f"reference: transformers {transformers.__version__}, torch {torch.__version__}; "
           f"gguf {gguf}; ours {args.model}")
 
@@ -325,8 +328,8 @@ def main() -> int:
     check_tokenizer(checks, ref_tok, args.model)
 
     ref_model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_name,
-                                                     torch_dtype=torch.float32).eval()
-    our_model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32).eval()
+                                                     dtype=torch.float32).eval()
+    our_model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
     last = check_logits(checks, torch, ref_tok, ref_model, our_model, args.tolerance)
     check_rust(checks, torch, find_finetune(args.finetune), args.model, last, args.tolerance)
     del ref_model

@@ -273,7 +273,8 @@ pub fn unpermute_rows(w: &[f32], rows: usize, n_head: usize) -> Result<Vec<f32>,
 }
 
 fn reorder_rows(w: &[f32], rows: usize, n_head: usize, inverse: bool) -> Result<Vec<f32>, String> {
-    if n_head == 0 || rows % (2 * n_head) != 0 || rows == 0 || w.len() % rows != 0 {
+    if n_head == 0 || rows == 0 || !rows.is_multiple_of(2 * n_head) || !w.len().is_multiple_of(rows)
+    {
         return Err(format!(
             "cannot reorder {rows} rows ({} values) into {n_head} rotary heads",
             w.len()
@@ -995,31 +996,46 @@ mod tests {
     #[test]
     fn rejects_what_it_cannot_import_faithfully() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&str, Vec<(String, Value)>, Option<&str>, &str); 3] = [
-            ("arch.gguf", metadata("mamba"), None, "architecture \"mamba\""),
-            ("tensor.gguf", metadata("llama"), Some("rope_freqs.weight"), "rope_freqs.weight"),
-            (
-                "pre.gguf",
-                metadata("llama")
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let v = if k == "tokenizer.ggml.pre" {
-                            Value::String("falcon".into())
-                        } else {
-                            v
-                        };
-                        (k, v)
-                    })
-                    .collect(),
-                None,
-                "pre-tokenizer \"falcon\"",
-            ),
+        struct Case {
+            file: &'static str,
+            meta: Vec<(String, Value)>,
+            extra_tensor: Option<&'static str>,
+            message: &'static str,
+        }
+        let with_pre = |pre: &str| {
+            let mut meta = metadata("llama");
+            for (k, v) in meta.iter_mut() {
+                if k == "tokenizer.ggml.pre" {
+                    *v = Value::String(pre.into());
+                }
+            }
+            meta
+        };
+        let cases = [
+            Case {
+                file: "arch.gguf",
+                meta: metadata("mamba"),
+                extra_tensor: None,
+                message: "architecture \"mamba\"",
+            },
+            Case {
+                file: "tensor.gguf",
+                meta: metadata("llama"),
+                extra_tensor: Some("rope_freqs.weight"),
+                message: "rope_freqs.weight",
+            },
+            Case {
+                file: "pre.gguf",
+                meta: with_pre("falcon"),
+                extra_tensor: None,
+                message: "pre-tokenizer \"falcon\"",
+            },
         ];
-        for (name, meta, extra, message) in cases {
-            let path = dir.path().join(name);
-            write_gguf(&path, &meta, extra);
+        for case in cases {
+            let path = dir.path().join(case.file);
+            write_gguf(&path, &case.meta, case.extra_tensor);
             let err = import_gguf(&path, &dir.path().join("out")).unwrap_err().to_string();
-            assert!(err.contains(message) && err.contains(name), "{err}");
+            assert!(err.contains(case.message) && err.contains(case.file), "{err}");
         }
         assert!(!dir.path().join("out/model.safetensors").exists());
         let err = import_gguf(&dir.path().join("missing.gguf"), dir.path()).unwrap_err();

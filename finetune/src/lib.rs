@@ -38,6 +38,7 @@ pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod gguf;
+pub mod logits;
 pub mod model_dir;
 pub mod models;
 pub mod optim;

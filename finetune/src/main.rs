@@ -28,6 +28,9 @@ enum Command {
     /// Train the next round (partfinder_t_001, _002, ...) from the previous one, recorded in
     /// RUNS/index.json.
     Round(RoundArgs),
+    /// Print the next-token logits of a model on one text as JSON (ids, logits, top 5): the
+    /// hook that scripts/compare_reference.py compares with transformers.
+    Logits(LogitsArgs),
 }
 
 #[derive(clap::Args)]
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Predict(args) => predict(args),
         Command::Round(args) => round(args),
+        Command::Logits(args) => logits(&args),
     };
     match result {
         Ok(code) => code,
@@ -84,6 +88,37 @@ fn import_gguf(args: &ImportGgufArgs) -> anyhow::Result<ExitCode> {
     for file in &summary.files {
         println!("{}", file.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+struct LogitsArgs {
+    /// The model directory.
+    #[arg(long)]
+    model: PathBuf,
+    /// The text; special tokens written in it are matched, none are added.
+    #[arg(long)]
+    text: String,
+    #[command(flatten)]
+    run: RunOpts,
+}
+
+fn logits(args: &LogitsArgs) -> anyhow::Result<ExitCode> {
+    let device = args.run.device()?;
+    let dir = finetune::model_dir::ModelDir::open(&args.model)
+        .with_context(|| format!("opening {}", args.model.display()))?;
+    let (model, _params) = dir.load_model(&device)?;
+    let out = finetune::logits::next_token_logits(&dir, &model, &args.text, &device)?;
+    let top: Vec<serde_json::Value> = out
+        .top(5)
+        .into_iter()
+        .map(|(id, logit)| {
+            let token = dir.tokenizer.decode(&[id], false).unwrap_or_default();
+            serde_json::json!({"id": id, "token": token, "logit": logit})
+        })
+        .collect();
+    let doc = serde_json::json!({"ids": out.ids, "logits": out.logits, "top": top});
+    println!("{doc}");
     Ok(ExitCode::SUCCESS)
 }
 
