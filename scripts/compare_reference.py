@@ -16,8 +16,8 @@ packages), so it serves as the independent reference for our imported model dire
       token loss on a few real reviews (read from ../shared/data/edmunds, never copied) against
       a randomly initialised model of the same shape.
 
-Setup (once): scripts/setup-models.sh, then
-  .venv/bin/pip install torch transformers gguf accelerate tokenizers
+Setup (once): scripts/setup-models.sh --reference   (models + torch, transformers, gguf,
+accelerate, tokenizers in .venv), and cargo build --release -p finetune for check (c).
 Run:
   .venv/bin/python scripts/compare_reference.py
 Exit code 0 when every check passes, 1 when one fails, 2 on bad usage or missing files.
@@ -312,7 +312,7 @@ def main() -> int:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as e:
-        print(f"error: {e}; run .venv/bin/pip install torch transformers gguf accelerate tokenizers",
+        print(f"error: {e}; run scripts/setup-models.sh --reference",
               file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)

