@@ -8,7 +8,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "finetune", version, about = "Fine-tune Llama-family models on part-extraction JSONL")]
+#[command(
+    name = "finetune",
+    version,
+    about = "Fine-tune Llama-family models on part-extraction JSONL"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
