@@ -66,7 +66,11 @@ pub struct LabelConfig {
 
 impl LabelConfig {
     /// A config with the defaults above.
-    pub fn new(inputs: Vec<PathBuf>, lexicon: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        inputs: Vec<PathBuf>,
+        lexicon: impl Into<PathBuf>,
+        output: impl Into<PathBuf>,
+    ) -> Self {
         Self {
             inputs,
             lexicon: lexicon.into(),
@@ -115,12 +119,15 @@ impl Summary {
 pub fn input_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for input in inputs {
-        let meta = std::fs::metadata(input).map_err(|source| Error::Io { path: input.clone(), source })?;
+        let meta =
+            std::fs::metadata(input).map_err(|source| Error::Io { path: input.clone(), source })?;
         if meta.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(input)
                 .map_err(|source| Error::Io { path: input.clone(), source })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+                .filter(|p| {
+                    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+                })
                 .collect();
             if found.is_empty() {
                 return Err(Error::NoInput { path: input.clone() });
@@ -177,7 +184,8 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
     Format::of(&config.output)?;
 
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<Labeled, Error>>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Result<Labeled, Error>>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..config.threads.clamp(1, files.len().max(1)) {
             scope.spawn(|| loop {
@@ -195,7 +203,12 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
         }
     });
 
-    let mut summary = Summary { files: files.len(), held_out, lexicon_parts: labeler.canonicals().len(), ..Default::default() };
+    let mut summary = Summary {
+        files: files.len(),
+        held_out,
+        lexicon_parts: labeler.canonicals().len(),
+        ..Default::default()
+    };
     let mut frames = Vec::with_capacity(files.len());
     let mut counts = vec![0usize; labeler.canonicals().len()];
     for slot in slots {
@@ -233,7 +246,13 @@ struct Labeled {
 fn label_file(path: &Path, labeler: &Labeler, config: &LabelConfig) -> Result<Labeled, Error> {
     let mut file = read_review_file(path, config.strict)?;
     let height = file.frame.height();
-    let review = file.frame.column("Review").map_err(|e| table::polars_error(path, e))?.str().map_err(|e| table::polars_error(path, e))?.clone();
+    let review = file
+        .frame
+        .column("Review")
+        .map_err(|e| table::polars_error(path, e))?
+        .str()
+        .map_err(|e| table::polars_error(path, e))?
+        .clone();
     let title = if config.match_title {
         file.frame.column("Review_Title").ok().and_then(|c| c.str().ok().cloned())
     } else {
@@ -245,7 +264,11 @@ fn label_file(path: &Path, labeler: &Labeler, config: &LabelConfig) -> Result<La
     for row in 0..height {
         let mut ids = Vec::new();
         let mut row_spans = Vec::new();
-        let fields = title.as_ref().map(|t| ("Review_Title", t.get(row))).into_iter().chain([("Review", review.get(row))]);
+        let fields = title
+            .as_ref()
+            .map(|t| ("Review_Title", t.get(row)))
+            .into_iter()
+            .chain([("Review", review.get(row))]);
         for (field, text) in fields {
             let text = text.unwrap_or("");
             labeler.part_ids_into(text, &mut scratch, &mut ids);
@@ -269,7 +292,11 @@ fn label_file(path: &Path, labeler: &Labeler, config: &LabelConfig) -> Result<La
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let counts: Vec<u32> = parts.iter().map(|p| p.len() as u32).collect();
     let mut extra = vec![
-        Column::new_scalar("source_file".into(), Scalar::new(DataType::String, file_name.into()), height),
+        Column::new_scalar(
+            "source_file".into(),
+            Scalar::new(DataType::String, AnyValue::StringOwned(file_name.as_str().into())),
+            height,
+        ),
         table::list_column("List_part", &parts, labeler.canonicals()),
         Column::new("Count_part".into(), counts),
     ];
@@ -317,7 +344,10 @@ fn concat_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     }
     let mut out = match out {
         Some(f) => f,
-        None => DataFrame::new(0, names.iter().zip(&dtypes).map(|(n, dt)| Column::new_empty(n.clone(), dt)).collect())?,
+        None => DataFrame::new(
+            0,
+            names.iter().zip(&dtypes).map(|(n, dt)| Column::new_empty(n.clone(), dt)).collect(),
+        )?,
     };
     out.rechunk_mut();
     Ok(out)

@@ -103,13 +103,18 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     );
     bar.set_prefix("labeling");
     let summary = label(&config, |path| {
-        bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.set_message(
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        );
         bar.inc(1);
     })?;
     bar.finish_and_clear();
 
     if !summary.held_out.is_empty() {
-        let list = args.holdout_list.clone().unwrap_or_else(|| config.output.with_extension("heldout-parts.txt"));
+        let list = args
+            .holdout_list
+            .clone()
+            .unwrap_or_else(|| config.output.with_extension("heldout-parts.txt"));
         let text: String = summary.held_out.iter().map(|p| format!("{p}\n")).collect();
         records::atomic::write_bytes_atomic(&list, text.as_bytes())
             .with_context(|| format!("writing the held-out part list {}", list.display()))?;
@@ -127,7 +132,8 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 fn print_summary(s: &Summary, config: &LabelConfig, top: usize) {
-    let share = if s.reviews == 0 { 0.0 } else { 100.0 * s.reviews_with_parts as f64 / s.reviews as f64 };
+    let share =
+        if s.reviews == 0 { 0.0 } else { 100.0 * s.reviews_with_parts as f64 / s.reviews as f64 };
     eprintln!(
         "labeled {} reviews from {} files ({:.1} MB) in {:.2} s ({:.0} MB/s) -> {}",
         s.reviews,
@@ -144,7 +150,10 @@ fn print_summary(s: &Summary, config: &LabelConfig, top: usize) {
         s.lexicon_parts
     );
     if !s.skipped.is_empty() {
-        eprintln!("skipped {} ragged rows (see the warnings above; --strict stops instead)", s.skipped.len());
+        eprintln!(
+            "skipped {} ragged rows (see the warnings above; --strict stops instead)",
+            s.skipped.len()
+        );
     }
     if s.bad_ratings > 0 {
         eprintln!("{} Rating cells were not numbers and are empty in the output", s.bad_ratings);

@@ -119,7 +119,10 @@ impl LabelerBuilder {
         let mut by_text: HashMap<(String, bool), (Origin, Pattern)> = HashMap::new();
         let mut order: Vec<(String, bool)> = Vec::new();
         let mut add = |text: String, canonical: u32, case_sensitive: bool, origin: Origin| {
-            let key = (if case_sensitive { text.clone() } else { text.to_ascii_lowercase() }, case_sensitive);
+            let key = (
+                if case_sensitive { text.clone() } else { text.to_ascii_lowercase() },
+                case_sensitive,
+            );
             match by_text.get_mut(&key) {
                 Some(existing) if existing.0 <= origin => {}
                 Some(existing) => *existing = (origin, Pattern { text, canonical, case_sensitive }),
@@ -168,7 +171,8 @@ impl LabelerBuilder {
         if order.is_empty() {
             return Err(Error::EmptyLexicon);
         }
-        let patterns: Vec<Pattern> = order.into_iter().map(|k| by_text.remove(&k).unwrap().1).collect();
+        let patterns: Vec<Pattern> =
+            order.into_iter().map(|k| by_text.remove(&k).unwrap().1).collect();
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(true)
@@ -313,7 +317,9 @@ fn plurals(form: &str, acronym: bool) -> Vec<String> {
     let mut out = Vec::new();
     if ends("s") || ends("x") || ends("z") || ends("ch") || ends("sh") {
         out.push(format!("{form}es"));
-    } else if ends("y") && !matches!(lower.as_bytes()[lower.len() - 2], b'a' | b'e' | b'i' | b'o' | b'u') {
+    } else if ends("y")
+        && !matches!(lower.as_bytes()[lower.len() - 2], b'a' | b'e' | b'i' | b'o' | b'u')
+    {
         out.push(format!("{stem}{}ies", &last[..last.len() - 1]));
     } else {
         out.push(format!("{form}s"));
@@ -328,13 +334,18 @@ fn plurals(form: &str, acronym: bool) -> Vec<String> {
 
 /// Space, hyphen and joined spellings of a name, and a split of a compound whose second half is
 /// a part.
-fn spelling_variants(surface: &str, single_words: &std::collections::HashSet<String>) -> Vec<String> {
+fn spelling_variants(
+    surface: &str,
+    single_words: &std::collections::HashSet<String>,
+) -> Vec<String> {
     let words: Vec<&str> = surface.split([' ', '-']).filter(|w| !w.is_empty()).collect();
     let mut out = Vec::new();
     if words.len() >= 2 {
         out.push(words.join(" "));
         out.push(words.join("-"));
-        if words.len() == 2 && words.iter().all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic())) {
+        if words.len() == 2
+            && words.iter().all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
             out.push(words.concat());
         }
     } else if surface.len() >= 7 && surface.bytes().all(|b| b.is_ascii_alphabetic()) {
@@ -359,7 +370,9 @@ mod tests {
     use records::LexiconEntry;
 
     fn lexicon(rows: &[(&str, &str)]) -> Lexicon {
-        Lexicon::from_entries(rows.iter().map(|(s, c)| LexiconEntry::new(*s, *c, "cat", "test")).collect())
+        Lexicon::from_entries(
+            rows.iter().map(|(s, c)| LexiconEntry::new(*s, *c, "cat", "test")).collect(),
+        )
     }
 
     fn fixture() -> Labeler {
@@ -385,6 +398,7 @@ mod tests {
             ("sun visor", "sun visor"),
             ("shelf", "parcel shelf"),
         ]))
+        .unwrap()
     }
 
     #[test]
@@ -396,10 +410,18 @@ mod tests {
         }
         let cases = [
             Case { name: "longest wins", text: "new brake pads", want: &["brake pad"] },
-            Case { name: "case folded", text: "BRAKE PAD and Brake", want: &["brake pad", "brake"] },
+            Case {
+                name: "case folded",
+                text: "BRAKE PAD and Brake",
+                want: &["brake pad", "brake"],
+            },
             Case { name: "not inside a word", text: "I live in Seattle", want: &[] },
             Case { name: "prefix inside a word", text: "lightweight roofing", want: &[] },
-            Case { name: "inner hit does not hide a later word", text: "seattle seat", want: &["seat"] },
+            Case {
+                name: "inner hit does not hide a later word",
+                text: "seattle seat",
+                want: &["seat"],
+            },
             Case {
                 name: "longer candidate failing the boundary falls back",
                 text: "the seat beltway",
@@ -416,19 +438,45 @@ mod tests {
             Case { name: "joined two words", text: "the sunvisor", want: &["sun visor"] },
             Case { name: "slash alternatives", text: "tires/brakes", want: &["tire", "brake"] },
             Case { name: "slash in a surface", text: "the A/C died", want: &["air conditioning"] },
-            Case { name: "acronym upper case", text: "ABS light", want: &["anti-lock braking system", "light"] },
+            Case {
+                name: "acronym upper case",
+                text: "ABS light",
+                want: &["anti-lock braking system", "light"],
+            },
             Case { name: "acronym not in lower case", text: "six-pack abs", want: &[] },
             Case { name: "acronym plural", text: "ABSs", want: &["anti-lock braking system"] },
-            Case { name: "order of first mention", text: "tire, brake, tire", want: &["tire", "brake"] },
+            Case {
+                name: "order of first mention",
+                text: "tire, brake, tire",
+                want: &["tire", "brake"],
+            },
             Case { name: "possessive", text: "the tire's tread", want: &["tire"] },
-            Case { name: "non-ascii neighbour is a letter", text: "éseat seaté seat", want: &["seat"] },
+            Case {
+                name: "non-ascii neighbour is a letter",
+                text: "éseat seaté seat",
+                want: &["seat"],
+            },
             Case { name: "digits are word characters", text: "tire2 2tire", want: &[] },
-            Case { name: "line breaks are boundaries", text: "seat\nbelt\ntire", want: &["seat", "tire"] },
-            Case { name: "longest across words", text: "windshield wipers", want: &["windshield wiper"] },
+            Case {
+                name: "line breaks are boundaries",
+                text: "seat\nbelt\ntire",
+                want: &["seat", "tire"],
+            },
+            Case {
+                name: "longest across words",
+                text: "windshield wipers",
+                want: &["windshield wiper"],
+            },
         ];
         let labeler = fixture();
         for case in cases {
-            assert_eq!(labeler.parts(case.text), case.want, "case {:?}: {:?}", case.name, case.text);
+            assert_eq!(
+                labeler.parts(case.text),
+                case.want,
+                "case {:?}: {:?}",
+                case.name,
+                case.text
+            );
         }
     }
 
@@ -457,7 +505,10 @@ mod tests {
         assert_eq!(plain.parts("tire seat belt"), vec!["tire", "seat belt"]);
         let without = Labeler::builder().exclude(["tire"]).build(&lex).unwrap();
         assert_eq!(without.parts("tire seat belt"), vec!["seat belt"]);
-        assert!(matches!(Labeler::builder().exclude(["tire", "seat belt"]).build(&lex), Err(Error::EmptyLexicon)));
+        assert!(matches!(
+            Labeler::builder().exclude(["tire", "seat belt"]).build(&lex),
+            Err(Error::EmptyLexicon)
+        ));
     }
 
     #[test]

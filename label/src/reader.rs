@@ -61,11 +61,16 @@ pub struct ReviewFile {
 /// The file cannot be read, is empty, has no `Review` column, or (strict) has a ragged row;
 /// errors name the file and, where one exists, the line.
 pub fn read_review_file(path: &Path, strict: bool) -> Result<ReviewFile, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let bytes =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
     read_review_bytes(path, bytes, strict)
 }
 
-pub(crate) fn read_review_bytes(path: &Path, bytes: Vec<u8>, strict: bool) -> Result<ReviewFile, Error> {
+pub(crate) fn read_review_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    strict: bool,
+) -> Result<ReviewFile, Error> {
     let n_bytes = bytes.len();
     let records = scan::scan(&bytes);
     let Some(header) = records.first() else {
@@ -90,7 +95,12 @@ pub(crate) fn read_review_bytes(path: &Path, bytes: Vec<u8>, strict: bool) -> Re
                 expected: layout.expected(),
             };
             if strict {
-                return Err(Error::Ragged { path: row.path, line: row.line, fields: row.fields, expected: row.expected });
+                return Err(Error::Ragged {
+                    path: row.path,
+                    line: row.line,
+                    fields: row.fields,
+                    expected: row.expected,
+                });
             }
             skipped.push(row);
         }
@@ -110,12 +120,19 @@ pub(crate) fn read_review_bytes(path: &Path, bytes: Vec<u8>, strict: bool) -> Re
     };
     let mut frame = if keep.is_empty() {
         DataFrame::new_infer_height(
-            layout.file_names.iter().map(|n| Column::new_empty(n.as_str().into(), &DataType::String)).collect(),
+            layout
+                .file_names
+                .iter()
+                .map(|n| Column::new_empty(n.as_str().into(), &DataType::String))
+                .collect(),
         )
         .map_err(|e| polars_error(path, e))?
     } else {
-        let schema: Schema =
-            layout.file_names.iter().map(|n| Field::new(n.as_str().into(), DataType::String)).collect();
+        let schema: Schema = layout
+            .file_names
+            .iter()
+            .map(|n| Field::new(n.as_str().into(), DataType::String))
+            .collect();
         CsvReadOptions::default()
             .with_has_header(true)
             .with_schema(Some(Arc::new(schema)))
@@ -129,7 +146,11 @@ pub(crate) fn read_review_bytes(path: &Path, bytes: Vec<u8>, strict: bool) -> Re
     if frame.height() != keep.len() {
         return Err(Error::Polars {
             path: path.to_owned(),
-            message: format!("read {} rows where the scan found {} records", frame.height(), keep.len()),
+            message: format!(
+                "read {} rows where the scan found {} records",
+                frame.height(),
+                keep.len()
+            ),
         });
     }
     let bad_ratings = layout.normalise(path, &mut frame, &ordinals)?;
@@ -200,11 +221,12 @@ impl Layout {
 
     /// Whether a record's fields line up with the header.
     fn fits(&self, r: &RecordSpan) -> bool {
-        let fields = if self.trailing_comma && r.fields == self.named_fields + 1 && r.last_field_empty {
-            self.named_fields
-        } else {
-            r.fields
-        };
+        let fields =
+            if self.trailing_comma && r.fields == self.named_fields + 1 && r.last_field_empty {
+                self.named_fields
+            } else {
+                r.fields
+            };
         (self.min_fields..=self.named_fields).contains(&fields)
     }
 
@@ -221,7 +243,12 @@ impl Layout {
     }
 
     /// Renames, drops, trims and types the columns; returns the count of unparsable ratings.
-    fn normalise(&self, path: &Path, frame: &mut DataFrame, ordinals: &[i64]) -> Result<usize, Error> {
+    fn normalise(
+        &self,
+        path: &Path,
+        frame: &mut DataFrame,
+        ordinals: &[i64],
+    ) -> Result<usize, Error> {
         let height = frame.height();
         let mut columns: Vec<Column> = Vec::with_capacity(self.output_names.len() + 1);
         if !self.has_index {
@@ -236,9 +263,10 @@ impl Layout {
             let column = match out.as_str() {
                 INDEX_COLUMN => {
                     let mut values = Vec::with_capacity(height);
-                    for (row, v) in strings.into_iter().enumerate() {
+                    for (row, v) in strings.iter().enumerate() {
                         let v = v.unwrap_or("").trim();
-                        let parsed = if v.is_empty() { Ok(ordinals[row]) } else { v.parse::<i64>() };
+                        let parsed =
+                            if v.is_empty() { Ok(ordinals[row]) } else { v.parse::<i64>() };
                         values.push(parsed.map_err(|_| Error::Field {
                             path: path.to_owned(),
                             row,
@@ -250,7 +278,7 @@ impl Layout {
                 }
                 "Rating" => {
                     let values: Vec<Option<f64>> = strings
-                        .into_iter()
+                        .iter()
                         .map(|v| {
                             let v = v.unwrap_or("").trim();
                             if v.is_empty() {
@@ -265,7 +293,7 @@ impl Layout {
                 }
                 _ => {
                     let ca: StringChunked = strings
-                        .into_iter()
+                        .iter()
                         .map(|v| {
                             v.map(|v| {
                                 let v = if trim { v.trim() } else { v };
@@ -296,7 +324,7 @@ mod tests {
     }
 
     fn strings(f: &ReviewFile, col: &str) -> Vec<Option<String>> {
-        f.frame.column(col).unwrap().str().unwrap().into_iter().map(|s| s.map(str::to_owned)).collect()
+        f.frame.column(col).unwrap().str().unwrap().iter().map(|s| s.map(str::to_owned)).collect()
     }
 
     const HEADER: &str = ",Review_Date,Author_Name,Vehicle_Title,Review_Title,Review,Rating";
@@ -311,42 +339,70 @@ mod tests {
         let f = read(&text);
         assert_eq!(f.frame.height(), 3);
         let names: Vec<_> = f.frame.get_column_names().into_iter().map(|s| s.to_string()).collect();
-        assert_eq!(names, ["index", "Review_Date", "Author_Name", "Vehicle_Title", "Review_Title", "Review", "Rating"]);
+        assert_eq!(
+            names,
+            [
+                "index",
+                "Review_Date",
+                "Author_Name",
+                "Vehicle_Title",
+                "Review_Title",
+                "Review",
+                "Rating"
+            ]
+        );
         assert_eq!(
             strings(&f, "Review"),
-            [Some("First line\nsecond line".into()), Some("He said \"wow\", then\nleft".into()), Some("".into())]
+            [
+                Some("First line\nsecond line".into()),
+                Some("He said \"wow\", then\nleft".into()),
+                Some("".into())
+            ]
         );
         assert_eq!(strings(&f, "Review_Date")[0].as_deref(), Some("on 08/30/18 15:36 PM (PDT)"));
         assert_eq!(strings(&f, "Author_Name")[0].as_deref(), Some("Ann"));
         assert_eq!(strings(&f, "Review_Title")[1].as_deref(), Some("Quoted, title"));
-        let ratings: Vec<_> = f.frame.column("Rating").unwrap().f64().unwrap().into_iter().collect();
+        let ratings: Vec<_> = f.frame.column("Rating").unwrap().f64().unwrap().iter().collect();
         assert_eq!(ratings, [Some(4.875), Some(5.0), Some(3.0)]);
-        let index: Vec<_> = f.frame.column("index").unwrap().i64().unwrap().into_iter().collect();
+        let index: Vec<_> = f.frame.column("index").unwrap().i64().unwrap().iter().collect();
         assert_eq!(index, [Some(0), Some(1), Some(2)]);
     }
 
     #[test]
     fn renamed_lowercase_and_missing_index() {
-        let f = read("Id,review_date,author_name,vehicle_title,review_title,review,rating\n7,d,a,v,t,r,4");
+        let f = read(
+            "Id,review_date,author_name,vehicle_title,review_title,review,rating\n7,d,a,v,t,r,4",
+        );
         assert_eq!(f.frame.get_column_names()[0].as_str(), "index");
         assert_eq!(f.frame.get_column_names()[5].as_str(), "Review");
         assert_eq!(f.frame.column("index").unwrap().i64().unwrap().get(0), Some(7));
         let f = read("Review_Date,Author_Name,Vehicle_Title,Review_Title,Review,Rating\nd,a,v,t,r1,\nd,a,v,t,r2,2\n");
-        assert_eq!(f.frame.column("index").unwrap().i64().unwrap().into_iter().collect::<Vec<_>>(), [Some(0), Some(1)]);
+        assert_eq!(
+            f.frame.column("index").unwrap().i64().unwrap().iter().collect::<Vec<_>>(),
+            [Some(0), Some(1)]
+        );
         assert_eq!(f.frame.column("Rating").unwrap().f64().unwrap().get(0), None);
     }
 
     #[test]
     fn trailing_commas_and_shifted_rows() {
-        let text = format!("{HEADER},\n0,d,a,v,t,r0,5,\n1,d,a,v,t;x,r1,4\n2,d,a,v,t,x,r2,3\n3,d,a,v,t,r3,2,\n");
+        let text = format!(
+            "{HEADER},\n0,d,a,v,t,r0,5,\n1,d,a,v,t;x,r1,4\n2,d,a,v,t,x,r2,3\n3,d,a,v,t,r3,2,\n"
+        );
         let f = read(&text);
         assert_eq!(f.frame.width(), 7, "the trailing comma's column is dropped");
-        assert_eq!(strings(&f, "Review"), [Some("r0".into()), Some("r1".into()), Some("r3".into())]);
+        assert_eq!(
+            strings(&f, "Review"),
+            [Some("r0".into()), Some("r1".into()), Some("r3".into())]
+        );
         assert_eq!(f.skipped.len(), 1);
         assert_eq!(f.skipped[0].line, 4);
         assert_eq!(f.skipped[0].to_string(), "t.csv: line 4: ragged row skipped: 8 fields, expected 7 (plus an empty trailing field)");
         let err = read_review_bytes(Path::new("t.csv"), text.into_bytes(), true).unwrap_err();
-        assert_eq!(err.to_string(), "t.csv: line 4: ragged row: 8 fields, expected 7 (plus an empty trailing field)");
+        assert_eq!(
+            err.to_string(),
+            "t.csv: line 4: ragged row: 8 fields, expected 7 (plus an empty trailing field)"
+        );
     }
 
     #[test]
@@ -354,7 +410,7 @@ mod tests {
         let text = format!("{HEADER},Sentiment\n0,d,a,v,t,r0,5\n1,d,a,v,t,r1,4,pos\n2,d,a,v,t\n");
         let f = read(&text);
         assert_eq!(f.frame.height(), 2);
-        assert_eq!(strings(&f, "Sentiment"), [None, Some("pos".into())]);
+        assert_eq!(strings(&f, "Sentiment"), [Some("".into()), Some("pos".into())]);
         assert_eq!(f.skipped.len(), 1, "a row missing Review and Rating is ragged");
     }
 

@@ -125,9 +125,21 @@ mod tests {
             want: Vec<(&'static str, u32, bool)>,
         }
         let cases = [
-            Case { name: "lf", text: "a,b\n1,2\n", want: vec![("a,b", 2, false), ("1,2", 2, false)] },
-            Case { name: "crlf", text: "a,b\r\n1,2\r\n", want: vec![("a,b", 2, false), ("1,2", 2, false)] },
-            Case { name: "no final newline", text: "a,b\n1,2", want: vec![("a,b", 2, false), ("1,2", 2, false)] },
+            Case {
+                name: "lf",
+                text: "a,b\n1,2\n",
+                want: vec![("a,b", 2, false), ("1,2", 2, false)],
+            },
+            Case {
+                name: "crlf",
+                text: "a,b\r\n1,2\r\n",
+                want: vec![("a,b", 2, false), ("1,2", 2, false)],
+            },
+            Case {
+                name: "no final newline",
+                text: "a,b\n1,2",
+                want: vec![("a,b", 2, false), ("1,2", 2, false)],
+            },
             Case {
                 name: "bare cr in unquoted field is text",
                 text: "a,b\r\n1,x\ry\r\n",
@@ -138,9 +150,21 @@ mod tests {
                 text: "a,b\n\"x,\n\"\"y\"\"\",2\n",
                 want: vec![("a,b", 2, false), ("\"x,\n\"\"y\"\"\",2", 2, false)],
             },
-            Case { name: "trailing comma", text: "a,b,\n1,2,\n", want: vec![("a,b,", 3, true), ("1,2,", 3, true)] },
-            Case { name: "empty lines skipped", text: "a\n\n1\n\r\n", want: vec![("a", 1, false), ("1", 1, false)] },
-            Case { name: "quote inside unquoted field", text: "a 5\" b,c\n", want: vec![("a 5\" b,c", 2, false)] },
+            Case {
+                name: "trailing comma",
+                text: "a,b,\n1,2,\n",
+                want: vec![("a,b,", 3, true), ("1,2,", 3, true)],
+            },
+            Case {
+                name: "empty lines skipped",
+                text: "a\n\n1\n\r\n",
+                want: vec![("a", 1, false), ("1", 1, false)],
+            },
+            Case {
+                name: "quote inside unquoted field",
+                text: "a 5\" b,c\n",
+                want: vec![("a 5\" b,c", 2, false)],
+            },
         ];
         for case in cases {
             let want: Vec<_> = case.want.iter().map(|(s, n, e)| (s.to_string(), *n, *e)).collect();

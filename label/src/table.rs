@@ -60,11 +60,14 @@ fn lists_as_json(frame: &DataFrame) -> PolarsResult<DataFrame> {
             if **inner == DataType::String {
                 let lists = col.list()?;
                 let json: StringChunked = lists
-                    .into_iter()
+                    .amortized_iter()
                     .map(|opt| {
                         opt.map(|s| {
-                            let values: Vec<&str> =
-                                s.str().map(|ca| ca.into_iter().flatten().collect()).unwrap_or_default();
+                            let values: Vec<&str> = s
+                                .as_ref()
+                                .str()
+                                .map(|ca| ca.iter().flatten().collect())
+                                .unwrap_or_default();
                             serde_json::to_string(&values).expect("strings serialise")
                         })
                     })
@@ -105,13 +108,19 @@ pub fn read_labeled(path: &Path) -> Result<Vec<LabeledReview>, Error> {
     };
     let as_strings = |name: &str| -> Result<StringChunked, Error> {
         let col = column(name)?;
-        Ok(col.cast(&DataType::String).map_err(|e| polars_error(path, e))?.str().map_err(|e| polars_error(path, e))?.clone())
+        Ok(col
+            .cast(&DataType::String)
+            .map_err(|e| polars_error(path, e))?
+            .str()
+            .map_err(|e| polars_error(path, e))?
+            .clone())
     };
     let reviews = as_strings("Review")?;
     let files = as_strings("source_file")?;
     let index = column("index")?.cast(&DataType::Int64).map_err(|e| polars_error(path, e))?;
     let index = index.i64().map_err(|e| polars_error(path, e))?;
-    let titles = frame.column("Review_Title").ok().map(|_| as_strings("Review_Title")).transpose()?;
+    let titles =
+        frame.column("Review_Title").ok().map(|_| as_strings("Review_Title")).transpose()?;
     let ratings = match frame.column("Rating") {
         Ok(c) => Some(c.cast(&DataType::Float64).map_err(|e| polars_error(path, e))?),
         Err(_) => None,
@@ -121,16 +130,18 @@ pub fn read_labeled(path: &Path) -> Result<Vec<LabeledReview>, Error> {
         DataType::List(_) => parts_col
             .list()
             .map_err(|e| polars_error(path, e))?
-            .into_iter()
+            .amortized_iter()
             .map(|opt| {
-                opt.and_then(|s| s.str().ok().map(|ca| ca.into_iter().flatten().map(str::to_owned).collect()))
-                    .unwrap_or_default()
+                opt.and_then(|s| {
+                    s.as_ref().str().ok().map(|ca| ca.iter().flatten().map(str::to_owned).collect())
+                })
+                .unwrap_or_default()
             })
             .collect(),
         _ => {
             let json = as_strings("List_part")?;
             let mut out = Vec::with_capacity(json.len());
-            for (row, v) in json.into_iter().enumerate() {
+            for (row, v) in json.iter().enumerate() {
                 let v = v.unwrap_or("[]");
                 out.push(serde_json::from_str::<Vec<String>>(v).map_err(|e| Error::Field {
                     path: path.to_owned(),

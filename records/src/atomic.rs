@@ -69,7 +69,8 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("out.csv"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"old");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.csv")]);
     }
 

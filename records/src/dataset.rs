@@ -93,7 +93,8 @@ pub mod defaults {
 /// ```
 pub fn parse_parts(completion: &str, stop: &str) -> Vec<String> {
     let body = completion.trim_end();
-    let body = if stop.trim().is_empty() { body } else { body.strip_suffix(stop.trim()).unwrap_or(body) };
+    let body =
+        if stop.trim().is_empty() { body } else { body.strip_suffix(stop.trim()).unwrap_or(body) };
     let mut parts: Vec<String> = Vec::new();
     for p in body.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if p.eq_ignore_ascii_case(defaults::NONE) {
@@ -112,7 +113,8 @@ mod tests {
 
     #[test]
     fn example_formats_parse_by_shape() {
-        let legacy: Example = serde_json::from_str(r#"{"prompt":"a ->","completion":" b END"}"#).unwrap();
+        let legacy: Example =
+            serde_json::from_str(r#"{"prompt":"a ->","completion":" b END"}"#).unwrap();
         assert!(matches!(legacy, Example::Legacy(_)));
         let chat: Example = serde_json::from_str(
             r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b","weight":0}]}"#,
@@ -122,12 +124,17 @@ mod tests {
             Example::Chat(c) => assert_eq!(c.messages[1].weight, Some(0)),
             _ => panic!("chat line parsed as legacy"),
         }
-        assert!(serde_json::from_str::<Example>(r#"{"prompt":"a","completion":"b","x":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<Example>(r#"{"prompt":"a","completion":"b","x":1}"#).is_err()
+        );
     }
 
     #[test]
     fn chat_serialises_without_empty_optionals() {
         let ex = ChatExample { messages: vec![Message::new(Role::User, "hi")] };
-        assert_eq!(serde_json::to_string(&ex).unwrap(), r#"{"messages":[{"role":"user","content":"hi"}]}"#);
+        assert_eq!(
+            serde_json::to_string(&ex).unwrap(),
+            r#"{"messages":[{"role":"user","content":"hi"}]}"#
+        );
     }
 }

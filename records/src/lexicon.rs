@@ -127,7 +127,8 @@ impl Lexicon {
     /// # Errors
     /// Any I/O error of the writer.
     pub fn write_to(&self, writer: impl Write) -> std::result::Result<(), csv::Error> {
-        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(writer);
+        let mut w =
+            csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(writer);
         w.write_record(LEXICON_HEADER)?;
         for e in &self.entries {
             w.write_record([&e.surface, &e.canonical, &e.category, &e.source])?;

@@ -26,9 +26,9 @@
 
 pub mod atomic;
 pub mod dataset;
-pub mod run;
 mod error;
 mod lexicon;
+pub mod run;
 pub mod text;
 
 pub use error::{Error, Result};
@@ -67,7 +67,8 @@ impl std::str::FromStr for ReviewId {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let (file, index) =
             s.rsplit_once('#').ok_or_else(|| format!("review id {s:?} has no '#'"))?;
-        let index = index.parse().map_err(|_| format!("review id {s:?}: index is not an integer"))?;
+        let index =
+            index.parse().map_err(|_| format!("review id {s:?}: index is not an integer"))?;
         Ok(Self::new(file, index))
     }
 }

@@ -55,9 +55,11 @@ pub fn read_results(path: &Path) -> Result<Vec<ResultsRow>> {
 /// As [`read_results`].
 pub fn read_results_from(reader: impl Read, path: &Path) -> Result<Vec<ResultsRow>> {
     let mut rdr = csv::Reader::from_reader(reader);
-    let headers = rdr
-        .headers()
-        .map_err(|e| Error::Record { path: path.to_owned(), line: 1, message: e.to_string() })?;
+    let headers = rdr.headers().map_err(|e| Error::Record {
+        path: path.to_owned(),
+        line: 1,
+        message: e.to_string(),
+    })?;
     if headers.iter().ne(RESULTS_HEADER) {
         return Err(Error::Header {
             path: path.to_owned(),
@@ -82,7 +84,10 @@ pub fn read_results_from(reader: impl Read, path: &Path) -> Result<Vec<ResultsRo
 /// # Errors
 /// Any I/O error of the writer.
 pub fn write_results_to(rows: &[ResultsRow], writer: impl Write) -> std::io::Result<()> {
-    let mut w = csv::WriterBuilder::new().has_headers(false).terminator(csv::Terminator::Any(b'\n')).from_writer(writer);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(writer);
     w.write_record(RESULTS_HEADER)?;
     for row in rows {
         w.serialize(row)?;

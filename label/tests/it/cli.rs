@@ -11,7 +11,11 @@ fn default_run_labels_the_embedded_data() {
     let dir = tempfile::tempdir().unwrap();
     // No --input and no --lexicon: the embedded defaults are found from any directory.
     let out = dir.path().join("out/labeled.csv");
-    let status = label_bin().current_dir(dir.path()).args(["--output", out.to_str().unwrap()]).output().unwrap();
+    let status = label_bin()
+        .current_dir(dir.path())
+        .args(["--output", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&status.stderr);
     assert!(status.status.success(), "{stderr}");
     assert!(stderr.contains("labeled 281 reviews from 3 files"), "{stderr}");
@@ -28,7 +32,12 @@ fn exit_codes_and_error_messages() {
     let lexicon = fixture("lexicon.csv");
     let run = |input: &str, extra: &[&str]| {
         label_bin()
-            .args(["--input", fixture(input).to_str().unwrap(), "--lexicon", lexicon.to_str().unwrap()])
+            .args([
+                "--input",
+                fixture(input).to_str().unwrap(),
+                "--lexicon",
+                lexicon.to_str().unwrap(),
+            ])
             .args(["--output", out.to_str().unwrap(), "--quiet"])
             .args(extra)
             .output()
@@ -46,7 +55,12 @@ fn exit_codes_and_error_messages() {
     let missing = run("nowhere.csv", &[]);
     assert_eq!(missing.status.code(), Some(2));
     let bad_format = label_bin()
-        .args(["--input", fixture("reviews").to_str().unwrap(), "--lexicon", lexicon.to_str().unwrap()])
+        .args([
+            "--input",
+            fixture("reviews").to_str().unwrap(),
+            "--lexicon",
+            lexicon.to_str().unwrap(),
+        ])
         .args(["--output", dir.path().join("o.txt").to_str().unwrap()])
         .output()
         .unwrap();

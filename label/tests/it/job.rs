@@ -4,8 +4,11 @@ use records::ReviewId;
 use crate::fixture;
 
 fn config(inputs: &[&str], output: &std::path::Path) -> LabelConfig {
-    let mut config =
-        LabelConfig::new(inputs.iter().map(|i| fixture(i)).collect(), fixture("lexicon.csv"), output);
+    let mut config = LabelConfig::new(
+        inputs.iter().map(|i| fixture(i)).collect(),
+        fixture("lexicon.csv"),
+        output,
+    );
     config.threads = 2;
     config
 }
@@ -16,7 +19,11 @@ fn labels_kaggle_files_and_reads_them_back_from_csv_and_parquet() {
     for name in ["labeled.csv", "labeled.parquet"] {
         let out = dir.path().join(name);
         let summary = label(&config(&["reviews"], &out), |_| {}).unwrap();
-        assert_eq!((summary.files, summary.reviews, summary.reviews_with_parts), (2, 5, 4), "{name}");
+        assert_eq!(
+            (summary.files, summary.reviews, summary.reviews_with_parts),
+            (2, 5, 4),
+            "{name}"
+        );
         let rows = read_labeled(&out).unwrap();
         let parts: Vec<(String, Vec<String>)> =
             rows.iter().map(|r| (r.id.to_string(), r.parts.clone())).collect();
@@ -50,8 +57,16 @@ fn csv_output_keeps_columns_in_order_with_count_equal_to_list_length() {
     assert_eq!(
         header,
         [
-            "index", "Review_Date", "Author_Name", "Vehicle_Title", "Review_Title", "Review", "Rating",
-            "source_file", "List_part", "Count_part"
+            "index",
+            "Review_Date",
+            "Author_Name",
+            "Vehicle_Title",
+            "Review_Title",
+            "Review",
+            "Rating",
+            "source_file",
+            "List_part",
+            "Count_part"
         ]
     );
     for row in rdr.records() {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod job;
+mod real;
 
 use std::path::PathBuf;
 
