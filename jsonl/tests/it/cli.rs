@@ -1,0 +1,110 @@
+//! The binary: exit codes, `--json`, and an export → exclude → validate round.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::fixture;
+
+fn jsonl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jsonl")).args(args).output().unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn validate_exit_codes_are_0_clean_1_errors_2_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.jsonl");
+    std::fs::write(&clean, "{\"prompt\":\"a b ->\",\"completion\":\" tire END\"}\n{\"prompt\":\"c d ->\",\"completion\":\" hood END\"}\n").unwrap();
+    let out = jsonl(&["validate", path(&clean)]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let planted = fixture("planted_legacy.jsonl");
+    let out = jsonl(&["validate", path(&planted)]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("planted_legacy.jsonl:6: error[key_case]: Prompt: "), "{text}");
+
+    let out = jsonl(&["validate", path(&dir.path().join("missing.jsonl"))]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: ") && err.contains("missing.jsonl"), "{err}");
+}
+
+#[test]
+fn validate_json_report_and_tokenizer_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokenizer = dir.path().join("tokenizer.json");
+    jsonl::tokens::test_tokenizer().save(&tokenizer, false).unwrap();
+    let out = jsonl(&[
+        "validate",
+        path(&fixture("planted_chat.jsonl")),
+        "--json",
+        "--tokenizer",
+        path(&tokenizer),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["format"], "chat");
+    assert_eq!(report["lines"], 20);
+    // Line 8 has no assistant, nor has line 17 (whose only message is not an object).
+    assert_eq!(report["counts"]["missing_assistant"], 2);
+    // Valid chat lines are counted: 1, 10, 11, 15, 16 (and the others have errors).
+    assert!(report["tokens"]["per_example"]["max"].as_u64().unwrap() > 0);
+    assert_eq!(report["tokens"]["epochs"], 20);
+}
+
+#[test]
+fn export_rounds_with_exclude_then_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("labeled.csv");
+    let round1 = dir.path().join("round1");
+    let out = jsonl(&[
+        "export",
+        "--input",
+        path(&input),
+        "--format",
+        "legacy",
+        "--out",
+        path(&round1),
+        "--split",
+        "1,0,0",
+        "--rows",
+        "4",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "export prints logs on stderr only");
+    let ids1 = std::fs::read_to_string(round1.join("train.ids")).unwrap();
+    assert_eq!(ids1.lines().count(), 4);
+    assert!(!round1.join("valid.jsonl").exists(), "a split of fraction 0 is not written");
+
+    let round2 = dir.path().join("round2");
+    let exclude = round1.join("train.ids");
+    let out = jsonl(&[
+        "export",
+        "--input",
+        path(&input),
+        "--out",
+        path(&round2),
+        "--split",
+        "1,0,0",
+        "--exclude",
+        path(&exclude),
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty());
+    let ids2 = std::fs::read_to_string(round2.join("train.ids")).unwrap();
+    assert_eq!(ids2.lines().count(), 6);
+    assert!(ids2.lines().all(|id| !ids1.lines().any(|used| used == id)));
+
+    let out = jsonl(&["validate", path(&round2.join("train.jsonl"))]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out =
+        jsonl(&["export", "--input", path(&input), "--out", path(&round2), "--split", "0.5,0.6,0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--split"));
+}
