@@ -12,7 +12,7 @@
 //! has a backward pass), [`train::TrainConfig`] / [`train::train`], [`predict::Predictor`],
 //! [`rounds::RoundConfig`] (iterative rounds `partfinder_t_001`, `_002`, ... with a lineage in
 //! `runs/index.json`), and [`tiny::init_tiny`] (a small model + tokenizer for tests and the
-//! embedded default).
+//! embedded default). Text classification with BERT-family encoders lives in [`classify`].
 //!
 //! ```no_run
 //! use finetune::progress::Reporter;
@@ -35,6 +35,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod classify;
 pub mod data;
 mod error;
 pub mod gguf;

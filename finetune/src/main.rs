@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+// The `classify` subcommand's arguments, kept beside the library module they drive.
+#[path = "classify/cli.rs"]
+mod classify_cli;
+
 #[derive(Parser)]
 #[command(
     name = "finetune",
@@ -35,6 +39,9 @@ enum Command {
     /// Print the next-token logits of a model on one text as JSON (ids, logits, top 5): the
     /// hook that scripts/compare_reference.py compares with transformers.
     Logits(LogitsArgs),
+    /// Text classification with BERT, DistilBERT or RoBERTa-family encoders: train, predict,
+    /// compare.
+    Classify(classify_cli::ClassifyArgs),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +67,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict(args),
         Command::Round(args) => round(args),
         Command::Logits(args) => logits(&args),
+        Command::Classify(args) => classify_cli::run(args),
     };
     match result {
         Ok(code) => code,

@@ -338,6 +338,26 @@ pub fn build_model_dtype(
     Ok((model, Params { vars }))
 }
 
+/// Builds any model from named tensors through `build` (which receives a `VarBuilder` at the
+/// checkpoint root); every tensor it asks for becomes a trainable variable, in request order.
+///
+/// # Errors
+/// `build` fails (a tensor is missing or has the wrong shape).
+pub fn build_with<M>(
+    tensors: HashMap<String, Tensor>,
+    device: &Device,
+    dtype: DType,
+    build: impl FnOnce(VarBuilder) -> candle_core::Result<M>,
+) -> candle_core::Result<(M, Params)> {
+    let source =
+        Arc::new(ParamSource { tensors: Mutex::new(tensors), taken: Mutex::new(Vec::new()) });
+    let vb =
+        VarBuilder::from_backend(Box::new(ParamBackend(source.clone())), dtype, device.clone());
+    let model = build(vb)?;
+    let vars = std::mem::take(&mut *source.taken.lock().expect("poisoned"));
+    Ok((model, Params { vars }))
+}
+
 /// Writes a model directory: the base's `config.json`, tokenizer files and side files copied
 /// byte for byte, and the parameters as `model.safetensors`. Every file is written atomically.
 ///

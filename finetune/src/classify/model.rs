@@ -1,0 +1,348 @@
+//! Sequence-classification model directories: which architecture a Hugging Face directory
+//! holds, loading it with a classification head (initialised when the base has none), and
+//! writing a directory that `transformers`' `AutoModelForSequenceClassification` loads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::model_dir::{
+    build_with, load_safetensors_dir, read_json, Params, CONFIG_FILE, TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE, WEIGHTS_FILE,
+};
+use crate::models::bert::{self, BertForSequenceClassification, Dropout};
+use crate::models::distilbert::{self, DistilBertForSequenceClassification};
+use crate::models::roberta::RobertaForSequenceClassification;
+use crate::rng::Rng;
+use crate::{Error, Result};
+
+/// Tokenizer side files copied into a saved classifier when the base has them (the slow
+/// tokenizers of `transformers` read these).
+const TOKENIZER_SIDE_FILES: [&str; 6] = [
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+];
+
+/// The encoder architectures supported, with their configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arch {
+    /// BERT and BERT-shaped models (MiniLM).
+    Bert(bert::Config),
+    DistilBert(distilbert::Config),
+    /// RoBERTa, CamemBERT and XLM-RoBERTa; the string is the `model_type`.
+    Roberta(bert::Config, String),
+}
+
+impl Arch {
+    /// Reads the architecture from a `config.json` value (by `model_type`).
+    ///
+    /// # Errors
+    /// Unknown or unsupported model type or configuration; the error names the file.
+    pub fn from_config(path: &Path, v: &serde_json::Value) -> Result<Self> {
+        let model_type = v.get("model_type").and_then(|m| m.as_str()).unwrap_or("");
+        let parse_err = |e: serde_json::Error| Error::json(path, 0, e);
+        let arch = match model_type {
+            "bert" => Self::Bert(serde_json::from_value(v.clone()).map_err(parse_err)?),
+            "distilbert" => Self::DistilBert(serde_json::from_value(v.clone()).map_err(parse_err)?),
+            "roberta" | "camembert" | "xlm-roberta" => {
+                Self::Roberta(serde_json::from_value(v.clone()).map_err(parse_err)?, model_type.into())
+            }
+            other => {
+                return Err(Error::model(
+                    path,
+                    format!(
+                        "model_type {other:?} is not a supported classifier (bert, distilbert, roberta, camembert, xlm-roberta)"
+                    ),
+                ))
+            }
+        };
+        let checked = match &arch {
+            Self::Bert(c) | Self::Roberta(c, _) => c.validate(),
+            Self::DistilBert(c) => c.validate(),
+        };
+        checked.map_err(|m| Error::model(path, m))?;
+        Ok(arch)
+    }
+
+    /// The name prefix of the backbone's tensors (`bert`, `distilbert`, `roberta`).
+    pub fn prefix(&self) -> &'static str {
+        match self {
+            Self::Bert(_) => "bert",
+            Self::DistilBert(_) => "distilbert",
+            Self::Roberta(..) => "roberta",
+        }
+    }
+
+    /// The `architectures` entry of a saved classifier.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Self::Bert(_) => "BertForSequenceClassification",
+            Self::DistilBert(_) => "DistilBertForSequenceClassification",
+            Self::Roberta(_, t) if t == "camembert" => "CamembertForSequenceClassification",
+            Self::Roberta(_, t) if t == "xlm-roberta" => "XLMRobertaForSequenceClassification",
+            Self::Roberta(..) => "RobertaForSequenceClassification",
+        }
+    }
+
+    fn hidden(&self) -> usize {
+        match self {
+            Self::Bert(c) | Self::Roberta(c, _) => c.hidden_size,
+            Self::DistilBert(c) => c.dim,
+        }
+    }
+
+    fn initializer_range(&self) -> f64 {
+        match self {
+            Self::Bert(c) | Self::Roberta(c, _) => c.initializer_range,
+            Self::DistilBert(c) => c.initializer_range,
+        }
+    }
+
+    /// The padding token id (BERT and DistilBERT 0, RoBERTa 1 unless configured).
+    pub fn pad_id(&self) -> u32 {
+        match self {
+            Self::Bert(c) => c.pad_token_id.unwrap_or(0),
+            Self::Roberta(c, _) => c.pad_token_id.unwrap_or(1),
+            Self::DistilBert(c) => c.pad_token_id.unwrap_or(0),
+        }
+    }
+
+    /// The longest input the position table allows, in tokens.
+    pub fn max_positions(&self) -> usize {
+        match self {
+            Self::Bert(c) => c.max_position_embeddings,
+            Self::Roberta(c, _) => {
+                c.max_position_embeddings - c.pad_token_id.unwrap_or(1) as usize - 1
+            }
+            Self::DistilBert(c) => c.max_position_embeddings,
+        }
+    }
+
+    /// The head's tensors `(name, shape)`: initialised when the checkpoint lacks them.
+    fn head_shapes(&self, num_labels: usize) -> Vec<(String, Vec<usize>)> {
+        let h = self.hidden();
+        let (inner, outer) = match self {
+            Self::Bert(_) => ("bert.pooler.dense", "classifier"),
+            Self::DistilBert(_) => ("pre_classifier", "classifier"),
+            Self::Roberta(..) => ("classifier.dense", "classifier.out_proj"),
+        };
+        vec![
+            (format!("{inner}.weight"), vec![h, h]),
+            (format!("{inner}.bias"), vec![h]),
+            (format!("{outer}.weight"), vec![num_labels, h]),
+            (format!("{outer}.bias"), vec![num_labels]),
+        ]
+    }
+}
+
+/// A classifier of any supported architecture.
+#[derive(Debug, Clone)]
+pub enum SequenceClassifier {
+    Bert(BertForSequenceClassification),
+    DistilBert(DistilBertForSequenceClassification),
+    Roberta(RobertaForSequenceClassification),
+}
+
+impl SequenceClassifier {
+    /// Logits `(b, num_labels)` of `input_ids` `(b, t)` with `attention_mask` `(b, t)` (1 for
+    /// tokens, 0 for padding); `dropout` is given while training.
+    ///
+    /// # Errors
+    /// Tensor errors (shape mismatches).
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        dropout: Option<&Dropout>,
+    ) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Bert(m) => m.forward(input_ids, attention_mask, dropout),
+            Self::DistilBert(m) => m.forward(input_ids, attention_mask, dropout),
+            Self::Roberta(m) => m.forward(input_ids, attention_mask, dropout),
+        }
+    }
+}
+
+/// An opened Hugging Face directory of a supported encoder (weights not loaded yet).
+#[derive(Debug, Clone)]
+pub struct ClassifierDir {
+    pub path: PathBuf,
+    pub arch: Arch,
+    /// The whole `config.json`, kept to write it back with the classification keys.
+    pub config: serde_json::Value,
+    pub tokenizer: Tokenizer,
+    /// The labels of a saved classifier (`id2label` of a `*ForSequenceClassification` config).
+    pub labels: Option<Vec<String>>,
+}
+
+impl ClassifierDir {
+    /// Reads `config.json` and `tokenizer.json` of `path`.
+    ///
+    /// # Errors
+    /// A file is missing or invalid, or the architecture is not supported.
+    pub fn open(path: &Path) -> Result<Self> {
+        let config_path = path.join(CONFIG_FILE);
+        let config: serde_json::Value = read_json(&config_path)?;
+        let arch = Arch::from_config(&config_path, &config)?;
+        let tok_path = path.join(TOKENIZER_FILE);
+        if !tok_path.exists() {
+            return Err(Error::model(&tok_path, "missing tokenizer file"));
+        }
+        let tokenizer = Tokenizer::from_file(&tok_path)
+            .map_err(|e| Error::model(&tok_path, format!("invalid tokenizer: {e}")))?;
+        let is_classifier =
+            config.get("architectures").and_then(|a| a.as_array()).is_some_and(|a| {
+                a.iter()
+                    .any(|n| n.as_str().is_some_and(|n| n.ends_with("ForSequenceClassification")))
+            });
+        let labels = if is_classifier { id2label(&config_path, &config)? } else { None };
+        Ok(Self { path: path.to_owned(), arch, config, tokenizer, labels })
+    }
+
+    /// A tokenizer that truncates to `max_length` tokens (special tokens included) and does not
+    /// pad (batches are padded to their longest member).
+    ///
+    /// # Errors
+    /// The tokenizer rejects the truncation settings.
+    pub fn tokenizer_for(&self, max_length: usize) -> Result<Tokenizer> {
+        let mut tok = self.tokenizer.clone();
+        tok.with_truncation(Some(TruncationParams { max_length, ..Default::default() }))
+            .map_err(Error::tokenizer)?;
+        tok.with_padding(None);
+        Ok(tok)
+    }
+
+    /// Loads the weights as f32 variables and builds the classifier for `num_labels` labels.
+    /// Head tensors that the checkpoint lacks (or holds for another label count) are
+    /// initialised as `transformers` does (normal weights with `initializer_range`, zero biases,
+    /// from `seed`); their names are returned. Sentence-transformers directories, whose names
+    /// lack the backbone prefix (`embeddings.*` instead of `bert.embeddings.*`), are accepted.
+    ///
+    /// # Errors
+    /// The weights are missing, unreadable, or do not match the configuration.
+    pub fn load(
+        &self,
+        num_labels: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<(SequenceClassifier, Params, Vec<String>)> {
+        let mut tensors = load_safetensors_dir(&self.path, device)?;
+        let prefix = format!("{}.", self.arch.prefix());
+        if !tensors.keys().any(|k| k.starts_with(&prefix)) {
+            tensors = tensors
+                .into_iter()
+                .map(|(k, t)| {
+                    let head = k.starts_with("classifier.") || k.starts_with("pre_classifier.");
+                    (if head { k } else { format!("{prefix}{k}") }, t)
+                })
+                .collect();
+        }
+        let initialised = init_head(&mut tensors, &self.arch, num_labels, seed, device)?;
+        let weights = self.path.join(WEIGHTS_FILE);
+        let err = |e: candle_core::Error| Error::model(&weights, e.to_string());
+        let (model, params) = match &self.arch {
+            Arch::Bert(c) => build_with(tensors, device, DType::F32, |vb| {
+                BertForSequenceClassification::new(c, num_labels, vb).map(SequenceClassifier::Bert)
+            }),
+            Arch::DistilBert(c) => build_with(tensors, device, DType::F32, |vb| {
+                DistilBertForSequenceClassification::new(c, num_labels, vb)
+                    .map(SequenceClassifier::DistilBert)
+            }),
+            Arch::Roberta(c, _) => build_with(tensors, device, DType::F32, |vb| {
+                RobertaForSequenceClassification::new(c, num_labels, vb)
+                    .map(SequenceClassifier::Roberta)
+            }),
+        }
+        .map_err(err)?;
+        Ok((model, params, initialised))
+    }
+
+    /// Writes a classifier directory to `out`: `config.json` (the base's, with `architectures`,
+    /// `id2label`, `label2id` and `problem_type`), `model.safetensors` with Hugging Face names,
+    /// and the tokenizer files copied from the base. Every file is written atomically.
+    ///
+    /// # Errors
+    /// I/O errors name the file.
+    pub fn save(&self, out: &Path, labels: &[String], params: &Params) -> Result<()> {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let mut config = self.config.clone();
+        if let Some(obj) = config.as_object_mut() {
+            obj.insert("architectures".into(), serde_json::json!([self.arch.class_name()]));
+            let id2label: serde_json::Map<String, serde_json::Value> =
+                labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone().into())).collect();
+            let label2id: serde_json::Map<String, serde_json::Value> =
+                labels.iter().enumerate().map(|(i, l)| (l.clone(), i.into())).collect();
+            obj.insert("id2label".into(), id2label.into());
+            obj.insert("label2id".into(), label2id.into());
+            obj.insert("problem_type".into(), "single_label_classification".into());
+            obj.remove("num_labels");
+        }
+        let json = serde_json::to_vec_pretty(&config)
+            .map_err(|e| Error::json(out.join(CONFIG_FILE), 0, e))?;
+        records::atomic::write_bytes_atomic(&out.join(CONFIG_FILE), &json)?;
+        params.save(&out.join(WEIGHTS_FILE))?;
+        if out != self.path {
+            for name in
+                [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE].into_iter().chain(TOKENIZER_SIDE_FILES)
+            {
+                let src = self.path.join(name);
+                if src.exists() {
+                    let bytes = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
+                    records::atomic::write_bytes_atomic(&out.join(name), &bytes)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The labels of `id2label`, in id order.
+fn id2label(path: &Path, config: &serde_json::Value) -> Result<Option<Vec<String>>> {
+    let Some(map) = config.get("id2label").and_then(|m| m.as_object()) else { return Ok(None) };
+    let mut pairs = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        let id: usize = k
+            .parse()
+            .map_err(|_| Error::model(path, format!("id2label key {k:?} is not an id")))?;
+        pairs.push((id, v.as_str().unwrap_or_default().to_owned()));
+    }
+    pairs.sort();
+    if pairs.iter().enumerate().any(|(i, (id, _))| i != *id) {
+        return Err(Error::model(path, "id2label ids are not 0..n"));
+    }
+    Ok(Some(pairs.into_iter().map(|(_, l)| l).collect()))
+}
+
+/// Inserts initial head tensors that are missing or have another shape; returns their names.
+fn init_head(
+    tensors: &mut HashMap<String, Tensor>,
+    arch: &Arch,
+    num_labels: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for (i, (name, shape)) in arch.head_shapes(num_labels).into_iter().enumerate() {
+        if tensors.get(&name).is_some_and(|t| t.dims() == shape.as_slice()) {
+            continue;
+        }
+        let n: usize = shape.iter().product();
+        let t = if shape.len() == 1 {
+            Tensor::zeros(shape, DType::F32, device)?
+        } else {
+            let mut rng = Rng::derive(seed ^ 0x4EAD, i as u64);
+            let std = arch.initializer_range();
+            let v: Vec<f32> = (0..n).map(|_| (rng.normal() * std) as f32).collect();
+            Tensor::from_vec(v, shape, device)?
+        };
+        tensors.insert(name.clone(), t);
+        done.push(name);
+    }
+    Ok(done)
+}
