@@ -31,7 +31,8 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let mut tokenizer = Tokenizer::new(BPE::default());
-    tokenizer.with_pre_tokenizer(Some(ByteLevel::default()));
+    // GPT-2 style: no prefix space, the GPT-2 regex.
+    tokenizer.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
     tokenizer.with_decoder(Some(ByteLevel::default()));
     let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
         .vocab_size(vocab)

@@ -13,7 +13,7 @@ LABELED=${LABELED:-out/labeled.parquet}
 OUT=${OUT:-out/bench-jsonl}
 mkdir -p "$OUT"
 
-cargo build --release -q -p jsonl --bin jsonl --example train_bpe
+cargo build --release -q -p jsonl --bin jsonl --example train_bpe --example check_token_counts
 BIN=$CARGO_TARGET_DIR/release/jsonl
 if [ ! -f "$LABELED" ]; then
   cargo run --release -q -p label -- --input ../shared/data/edmunds --output "$LABELED" --quiet
@@ -31,7 +31,8 @@ timed "export legacy (whole corpus, --split 1,0,0)" \
 timed "export chat (whole corpus, --split 1,0,0)" \
   "$BIN" export --input "$LABELED" --format chat --out "$OUT/chat" --split 1,0,0 --quiet
 
-TOKENIZER=$(find models -name tokenizer.json 2>/dev/null | head -1 || true)
+TOKENIZER=${TOKENIZER:-models/smollm2-135m-instruct/tokenizer.json}
+[ -f "$TOKENIZER" ] || TOKENIZER=$(find models -name tokenizer.json 2>/dev/null | head -1 || true)
 if [ -z "$TOKENIZER" ]; then
   TOKENIZER=$OUT/bpe-tokenizer.json
   if [ ! -f "$TOKENIZER" ]; then
@@ -42,11 +43,13 @@ else
   echo "tokenizer: $TOKENIZER"
 fi
 
+echo "load average before validation: $(cut -d' ' -f1-3 /proc/loadavg)"
 for f in legacy chat; do
   echo "$f: $(wc -l < "$OUT/$f/train.jsonl") lines, $(du -h "$OUT/$f/train.jsonl" | cut -f1)"
   timed "validate $f with token counting" \
     "$BIN" validate "$OUT/$f/train.jsonl" --tokenizer "$TOKENIZER" > "$OUT/validate-$f.txt" || true
-  grep -v '^'"$OUT" "$OUT/validate-$f.txt" | sed 's/^/  /'
-  grep -c '' "$OUT/validate-$f.txt" | sed 's/^/  report lines: /'
+  tail -n 6 "$OUT/validate-$f.txt" | sed 's/^/  /'
 done
 timed "validate legacy without tokenizer" "$BIN" validate "$OUT/legacy/train.jsonl" > /dev/null || true
+echo "fast token count vs the tokenizer's own pipeline (every text of the chat export):"
+"$CARGO_TARGET_DIR/release/examples/check_token_counts" "$TOKENIZER" "$OUT/chat/train.jsonl" | sed 's/^/  /'

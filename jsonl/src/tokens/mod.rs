@@ -12,6 +12,7 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
 use records::dataset::{Example, Role};
 use tokenizers::Tokenizer;
 
@@ -24,9 +25,17 @@ pub const TOKENS_PER_NAME: u32 = 1;
 /// Tokens that prime the assistant's reply after the last message.
 pub const TOKENS_REPLY_PRIMING: u32 = 3;
 
+mod bytelevel;
+
 /// Counts tokens with a loaded tokenizer.
+///
+/// Truncation and padding of the `tokenizer.json` are switched off (a count must not be
+/// capped). For byte-level BPE tokenizers an exact fast path is used (see `bytelevel.rs`: the
+/// GPT-2 pre-tokeniser as a scanner plus a per-word count cache); texts it cannot handle, and
+/// every other tokenizer, go through the tokenizer's own pipeline.
 pub struct TokenCounter {
     tokenizer: Tokenizer,
+    fast: Option<bytelevel::ByteLevelShape>,
 }
 
 impl TokenCounter {
@@ -37,12 +46,21 @@ impl TokenCounter {
     pub fn from_file(path: &Path) -> Result<Self> {
         let tokenizer = Tokenizer::from_file(path)
             .map_err(|e| Error::TokenizerLoad { path: path.to_owned(), message: e.to_string() })?;
-        Ok(Self { tokenizer })
+        Ok(Self::new(tokenizer))
     }
 
     /// Wraps a tokenizer built in code.
-    pub fn new(tokenizer: Tokenizer) -> Self {
-        Self { tokenizer }
+    pub fn new(mut tokenizer: Tokenizer) -> Self {
+        // Neither can fail when switching off.
+        let _ = tokenizer.with_truncation(None);
+        tokenizer.with_padding(None);
+        let fast = bytelevel::ByteLevelShape::of(&tokenizer);
+        Self { tokenizer, fast }
+    }
+
+    /// Whether the exact byte-level fast path applies to this tokenizer.
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
     }
 
     /// Counts the tokens of each text (without special tokens), in parallel.
@@ -50,6 +68,29 @@ impl TokenCounter {
     /// # Errors
     /// [`Error::Tokenize`] when the tokenizer fails on a text.
     pub fn count_batch(&self, texts: &[&str]) -> Result<Vec<u32>> {
+        let Some(fast) = &self.fast else { return self.count_batch_exact(texts) };
+        let counted: Vec<Option<tokenizers::Result<u32>>> =
+            texts.par_iter().map(|t| fast.count(&self.tokenizer, t)).collect();
+        let slow: Vec<&str> =
+            texts.iter().zip(&counted).filter(|(_, c)| c.is_none()).map(|(t, _)| *t).collect();
+        let mut slow = self.count_batch_exact(&slow)?.into_iter();
+        counted
+            .into_iter()
+            .map(|c| match c {
+                Some(Ok(n)) => Ok(n),
+                Some(Err(e)) => {
+                    Err(Error::Tokenize { what: "text".into(), message: e.to_string() })
+                }
+                None => Ok(slow.next().expect("one count per slow text")),
+            })
+            .collect()
+    }
+
+    /// Counts through the tokenizer's own pipeline only (the reference for the fast path).
+    ///
+    /// # Errors
+    /// [`Error::Tokenize`] when the tokenizer fails on a text.
+    pub fn count_batch_exact(&self, texts: &[&str]) -> Result<Vec<u32>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -204,5 +245,57 @@ mod tests {
         // chat: 3 priming + 3 messages x 3 framing + roles (1 each) + contents (2 + 2 + 4)
         // + name (1 + 1): 3 + 9 + 3 + 8 + 2 = 25; target = "tire , brake pad" = 4.
         assert_eq!(got[1], ExampleTokens { total: 25, target: 4 });
+    }
+
+    /// A byte-level BPE trained on a few sentences, with or without `Digits` before it.
+    fn byte_level_bpe(digits: bool) -> Tokenizer {
+        use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
+        use tokenizers::models::TrainerWrapper;
+        use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+        use tokenizers::pre_tokenizers::digits::Digits;
+        use tokenizers::pre_tokenizers::sequence::Sequence;
+
+        let mut tokenizer = Tokenizer::new(BPE::default());
+        let byte_level = ByteLevel::new(false, true, true);
+        if digits {
+            tokenizer.with_pre_tokenizer(Some(Sequence::new(vec![
+                Digits::new(true).into(),
+                byte_level.into(),
+            ])));
+        } else {
+            tokenizer.with_pre_tokenizer(Some(byte_level));
+        }
+        let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
+            .vocab_size(400)
+            .show_progress(false)
+            .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
+            .build()
+            .into();
+        let corpus =
+            ["the brakes squeal and the tires wore out", "I'm sure they're fine, it's 2019 now"];
+        tokenizer.train(&mut trainer, corpus.iter()).unwrap();
+        tokenizer
+    }
+
+    #[test]
+    fn fast_byte_level_counts_equal_the_tokenizer_pipeline() {
+        let texts = [
+            "The brakes squeal, and the tires wore out at 20k miles!!",
+            "I'm sure they're fine; it's 2019 now -> right?",
+            "  leading and trailing spaces   ",
+            "tabs\tand\nnew lines\r\n\n  mixed \u{a0}nbsp",
+            "''s 'S 'll 've 're 'd 'm 't",
+            "café naïve façade – “quotes” … ½ ² Ⅻ emoji 🚗",
+            "Ωmega and 東京 go the slow way",
+            "",
+        ];
+        for digits in [false, true] {
+            let counter = TokenCounter::new(byte_level_bpe(digits));
+            assert!(counter.is_fast());
+            let fast = counter.count_batch(&texts).unwrap();
+            let exact = counter.count_batch_exact(&texts).unwrap();
+            assert_eq!(fast, exact, "digits: {digits}");
+        }
+        assert!(!TokenCounter::new(test_tokenizer()).is_fast());
     }
 }
