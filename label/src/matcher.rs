@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::OverlappingState;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
 use records::Lexicon;
 
 use crate::Error;
@@ -60,7 +61,11 @@ pub struct Mention {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Labeler {
-    automaton: AhoCorasick,
+    /// Leftmost-longest: finds the next candidate quickly (prefilter, one match per position).
+    longest: AhoCorasick,
+    /// Standard semantics, anchored: every pattern that starts at one position, used only when
+    /// the longest candidate there fails the word-boundary or case check.
+    anchored: AhoCorasick,
     patterns: Vec<Pattern>,
     canonicals: Vec<String>,
 }
@@ -173,21 +178,28 @@ impl LabelerBuilder {
         }
         let patterns: Vec<Pattern> =
             order.into_iter().map(|k| by_text.remove(&k).unwrap().1).collect();
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(patterns.iter().map(|p| p.text.as_bytes()))
-            .or_else(|_| {
-                // A very large lexicon can outgrow the DFA's limits; the contiguous NFA is slower
-                // but has none.
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(true)
-                    .build(patterns.iter().map(|p| p.text.as_bytes()))
-            })
-            .map_err(|e| Error::Automaton(e.to_string()))?;
-        Ok(Labeler { automaton, patterns, canonicals })
+        let build = |kind: MatchKind, start: StartKind| {
+            let texts = patterns.iter().map(|p| p.text.as_bytes());
+            AhoCorasick::builder()
+                .match_kind(kind)
+                .start_kind(start)
+                .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(texts.clone())
+                .or_else(|_| {
+                    // A very large lexicon can outgrow the DFA's limits; the contiguous NFA is
+                    // slower but has none.
+                    AhoCorasick::builder()
+                        .match_kind(kind)
+                        .start_kind(start)
+                        .ascii_case_insensitive(true)
+                        .build(texts)
+                })
+                .map_err(|e| Error::Automaton(e.to_string()))
+        };
+        let longest = build(MatchKind::LeftmostLongest, StartKind::Unanchored)?;
+        let anchored = build(MatchKind::Standard, StartKind::Anchored)?;
+        Ok(Labeler { longest, anchored, patterns, canonicals })
     }
 }
 
@@ -223,33 +235,65 @@ impl Labeler {
     }
 
     /// Like [`Labeler::mentions`], reusing `out` (cleared first) to avoid allocation.
+    ///
+    /// The search finds the leftmost-longest candidate. A candidate that does not start a word
+    /// rules out every candidate at its position; one that does not end a word (or fails the
+    /// case check of an acronym) gives way to the longest shorter candidate at the same position
+    /// that passes. Either way the search goes on from the next byte, so an inner hit never
+    /// hides a real mention that starts later.
     pub fn mentions_into(&self, text: &str, out: &mut Vec<Mention>) {
         out.clear();
         let bytes = text.as_bytes();
-        for m in self.automaton.find_overlapping_iter(text) {
-            let (start, end) = (m.start(), m.end());
-            let pattern = &self.patterns[m.pattern().as_usize()];
-            if pattern.case_sensitive && &bytes[start..end] != pattern.text.as_bytes() {
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let Some(m) = self.longest.find(Input::new(bytes).span(pos..bytes.len())) else {
+                break;
+            };
+            let start = m.start();
+            if !is_boundary_before(text, start) {
+                pos = start + 1;
                 continue;
             }
-            if !is_boundary_before(text, start) || !is_boundary_after(text, end) {
-                continue;
-            }
-            out.push(Mention { part: pattern.canonical, start, end });
-        }
-        if out.len() > 1 {
-            // Overlapping search reports matches by end; choose leftmost, then longest.
-            out.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-            let mut last_end = 0;
-            out.retain(|m| {
-                if m.start >= last_end {
-                    last_end = m.end;
-                    true
-                } else {
-                    false
+            let found = if self.accepts(m.pattern().as_usize(), text, start, m.end()) {
+                Some(Mention {
+                    part: self.patterns[m.pattern().as_usize()].canonical,
+                    start,
+                    end: m.end(),
+                })
+            } else {
+                self.longest_valid_at(text, start)
+            };
+            match found {
+                Some(mention) => {
+                    pos = mention.end;
+                    out.push(mention);
                 }
-            });
+                None => pos = start + 1,
+            }
         }
+    }
+
+    /// Whether pattern `id`, found at `start..end`, ends a word and has the right case.
+    fn accepts(&self, id: usize, text: &str, start: usize, end: usize) -> bool {
+        let pattern = &self.patterns[id];
+        (!pattern.case_sensitive || &text.as_bytes()[start..end] == pattern.text.as_bytes())
+            && is_boundary_after(text, end)
+    }
+
+    /// The longest candidate that starts at `start` and passes the checks.
+    fn longest_valid_at(&self, text: &str, start: usize) -> Option<Mention> {
+        let input = Input::new(text.as_bytes()).span(start..text.len()).anchored(Anchored::Yes);
+        let mut state = OverlappingState::start();
+        let mut best: Option<Mention> = None;
+        loop {
+            self.anchored.find_overlapping(input.clone(), &mut state);
+            let Some(m) = state.get_match() else { break };
+            let id = m.pattern().as_usize();
+            if best.is_none_or(|b| m.end() > b.end) && self.accepts(id, text, start, m.end()) {
+                best = Some(Mention { part: self.patterns[id].canonical, start, end: m.end() });
+            }
+        }
+        best
     }
 
     /// The distinct canonical parts in `text`, as indexes, in order of first mention; appended
@@ -477,6 +521,102 @@ mod tests {
                 case.name,
                 case.text
             );
+        }
+    }
+
+    /// The brute-force definition the automaton search must agree with: every whole-word,
+    /// case-correct occurrence of every pattern, then leftmost-longest, non-overlapping.
+    fn reference_mentions(labeler: &Labeler, text: &str) -> Vec<(usize, usize, u32)> {
+        let lower = text.to_ascii_lowercase();
+        let mut candidates = Vec::new();
+        for p in &labeler.patterns {
+            let needle =
+                if p.case_sensitive { p.text.clone() } else { p.text.to_ascii_lowercase() };
+            let hay = if p.case_sensitive { text } else { lower.as_str() };
+            for (start, _) in hay.match_indices(needle.as_str()) {
+                let end = start + needle.len();
+                if is_boundary_before(text, start) && is_boundary_after(text, end) {
+                    candidates.push((start, end, p.canonical));
+                }
+            }
+            // match_indices skips overlapping occurrences of the same needle; add them.
+            let mut from = 0;
+            while let Some(i) = hay[from..].find(needle.as_str()) {
+                let start = from + i;
+                let end = start + needle.len();
+                if is_boundary_before(text, start) && is_boundary_after(text, end) {
+                    candidates.push((start, end, p.canonical));
+                }
+                from = start + 1;
+            }
+        }
+        candidates.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        candidates.dedup_by_key(|c| (c.0, c.1));
+        let mut last = 0;
+        candidates.retain(|c| {
+            let keep = c.0 >= last;
+            if keep {
+                last = c.1;
+            }
+            keep
+        });
+        candidates
+    }
+
+    #[test]
+    fn search_agrees_with_brute_force_on_random_texts() {
+        let labeler = fixture();
+        let words = [
+            "seat",
+            "seattle",
+            "belt",
+            "beltway",
+            "brake",
+            "pad",
+            "pads",
+            "brakes",
+            "ABS",
+            "abs",
+            "a/c",
+            "A/C",
+            "sun",
+            "roof",
+            "sunroof",
+            "tyres",
+            "x",
+            "-",
+            "/",
+            ",",
+            "é",
+            "2",
+            "windshield",
+            "wiper",
+            "wipers",
+            "head",
+            "light",
+            "lights",
+            "headlight",
+            "bushes",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            let n = 1 + (state % 9) as usize;
+            for _ in 0..n {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let w = words[(state % words.len() as u64) as usize];
+                let sep = ["", " ", " ", "-", "\n"][(state >> 20) as usize % 5];
+                text.push_str(w);
+                text.push_str(sep);
+            }
+            let got: Vec<_> =
+                labeler.mentions(&text).iter().map(|m| (m.start, m.end, m.part)).collect();
+            let want = reference_mentions(&labeler, &text);
+            let got_spans: Vec<_> = got.iter().map(|g| (g.0, g.1)).collect();
+            let want_spans: Vec<_> = want.iter().map(|w| (w.0, w.1)).collect();
+            assert_eq!(got_spans, want_spans, "text {text:?}");
         }
     }
 

@@ -43,7 +43,7 @@ pub fn write_table(frame: &mut DataFrame, path: &Path) -> Result<(), Error> {
         match csv_frame.as_mut() {
             Some(f) => CsvWriter::new(w).include_header(true).finish(f),
             None => ParquetWriter::new(w)
-                .with_compression(ParquetCompression::Zstd(None))
+                .with_compression(ParquetCompression::Snappy)
                 .finish(frame)
                 .map(|_| ()),
         }
