@@ -19,7 +19,8 @@ trap 'rm -rf "$tmp"; [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true'
 common=(--extra-aliases data/lexicon-extra-aliases.csv --stoplist data/lexicon-stoplist.txt)
 t0=$(date +%s.%N)
 "$bin" --file "$src/wikipedia_list_of_auto_parts.html" --file "$src/DMD_project_car_parts.txt" \
-  --file "$src/visnyaisoma_carparts.txt" "${common[@]}" --out "$tmp/lexicon.csv"
+  --file "$src/visnyaisoma_carparts.txt" --lexicon-in data/lexicon-handmade.csv "${common[@]}" \
+  --out "$tmp/lexicon.csv"
 t1=$(date +%s.%N)
 echo "full build: $(echo "$t1 - $t0" | bc) s"
 

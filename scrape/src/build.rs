@@ -47,6 +47,9 @@ enum Role {
     Alias(Link),
     ExtraCanonical,
     ExtraAlias,
+    /// A canonical of a reviewed lexicon file (`--lexicon-in`): a listed part, but not preferred
+    /// over the names of earlier sources.
+    ReviewedCanonical,
 }
 
 /// Collects the names of every source, then merges them into a [`Lexicon`].
@@ -166,6 +169,58 @@ impl Builder {
         Ok(())
     }
 
+    /// Adds an existing lexicon (`surface,canonical,category,source`, e.g. a hand-compiled
+    /// one) as a source named `source`. Each canonical becomes a listed part with its category,
+    /// and each other surface a strong alias of it. Names are cleaned like source names (lower
+    /// case except acronyms, singular last word), the stop-list applies, and short acronyms are
+    /// kept (the file is reviewed, like the extra aliases). Canonical names of earlier sources
+    /// win over this file's when both name one part.
+    pub fn add_lexicon(&mut self, lexicon: &Lexicon, source: &str, origin: &str) {
+        let mut count = SourceCount {
+            name: source.to_owned(),
+            origin: origin.to_owned(),
+            items: lexicon.len(),
+            names: 0,
+        };
+        // Rows are sorted by surface; walk them by canonical so that each part's canonical is
+        // filed before its aliases.
+        let mut by_canonical: BTreeMap<&str, Vec<&LexiconEntry>> = BTreeMap::new();
+        for e in lexicon.entries() {
+            by_canonical.entry(e.canonical.as_str()).or_default().push(e);
+        }
+        for (canonical, rows) in by_canonical {
+            let categories: BTreeSet<&str> = rows
+                .iter()
+                .flat_map(|e| e.category.split('|'))
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            let category = categories.into_iter().collect::<Vec<_>>().join("|");
+            let Some(name) = clean_name(canonical) else { continue };
+            let Some(parent) = self.add(&name, source, &category, Role::ReviewedCanonical) else {
+                continue;
+            };
+            count.names += 1;
+            let mut aliases: BTreeSet<String> = BTreeSet::new();
+            for e in rows {
+                if let Some(alias) = clean_name(&e.surface).filter(|a| *a != name) {
+                    aliases.insert(alias);
+                }
+            }
+            for alias in aliases {
+                if let Some(alias) = self.add(&alias, source, &category, Role::ExtraAlias) {
+                    self.edges.push(Edge {
+                        parent: parent.clone(),
+                        alias,
+                        link: Link::Strong,
+                        source: source.to_owned(),
+                    });
+                }
+            }
+        }
+        self.report.sources.push(count);
+    }
+
     fn drop(&mut self, source: &str, text: String, reason: DropReason) {
         self.report.dropped.push(Dropped { source: source.to_owned(), text, reason });
     }
@@ -179,7 +234,8 @@ impl Builder {
             return None;
         }
         let acronym = is_acronym(spelling);
-        let extra = matches!(role, Role::ExtraAlias | Role::ExtraCanonical);
+        let extra =
+            matches!(role, Role::ExtraAlias | Role::ExtraCanonical | Role::ReviewedCanonical);
         if acronym && spelling.len() < 3 && !extra {
             self.drop(source, spelling.to_owned(), DropReason::ShortAcronym);
             return None;
@@ -204,7 +260,7 @@ impl Builder {
             node.categories.insert(category.replace('|', "/"));
         }
         match role {
-            Role::Primary => node.primary = true,
+            Role::Primary | Role::ReviewedCanonical => node.primary = true,
             Role::ExtraCanonical => {
                 node.primary = true;
                 node.preferred = true;

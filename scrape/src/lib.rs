@@ -10,7 +10,8 @@
 //!
 //! # Files
 //! - reads: HTML pages (`--file page.html`, `--url https://…`), plain lists (`--file list.txt`,
-//!   `--text FILE`), the reviewed extra aliases (`data/lexicon-extra-aliases.csv`, header
+//!   `--text FILE`), existing lexicons in the `lexicon.csv` format (`--lexicon-in FILE`, e.g. the
+//!   hand-compiled `data/lexicon-handmade.csv`), the reviewed extra aliases (`data/lexicon-extra-aliases.csv`, header
 //!   `alias,canonical`), the stop-list (`data/lexicon-stoplist.txt`, `surface # reason`);
 //! - writes: `lexicon.csv` (`--out`), and fetched pages into the cache directory.
 //!
@@ -34,6 +35,7 @@
 //!     --file ../shared/data/lexicon/wikipedia_list_of_auto_parts.html \
 //!     --file ../shared/data/lexicon/DMD_project_car_parts.txt \
 //!     --file ../shared/data/lexicon/visnyaisoma_carparts.txt \
+//!     --lexicon-in data/lexicon-handmade.csv \
 //!     --extra-aliases data/lexicon-extra-aliases.csv \
 //!     --stoplist data/lexicon-stoplist.txt \
 //!     --out data/lexicon.csv
@@ -85,6 +87,9 @@ pub enum Source {
     File(PathBuf),
     /// A plain list whatever its extension.
     Text(PathBuf),
+    /// An existing lexicon in the project's format (`surface,canonical,category,source`, read
+    /// through [`Lexicon::read`]), such as a hand-compiled one; see [`Builder::add_lexicon`].
+    Lexicon(PathBuf),
 }
 
 impl Source {
@@ -92,7 +97,9 @@ impl Source {
     pub fn name(&self) -> String {
         match self {
             Self::Url(u) => fetch::source_name(u),
-            Self::File(p) | Self::Text(p) => fetch::source_name(&p.to_string_lossy()),
+            Self::File(p) | Self::Text(p) | Self::Lexicon(p) => {
+                fetch::source_name(&p.to_string_lossy())
+            }
         }
     }
 }
@@ -144,6 +151,11 @@ pub fn build_lexicon(config: &ScrapeConfig) -> Result<(Lexicon, Report)> {
                     fetch::BodyKind::Text => extract::extract_text(&page.body),
                 };
                 (extracted, origin)
+            }
+            Source::Lexicon(path) => {
+                let lexicon = Lexicon::read(path)?;
+                builder.add_lexicon(&lexicon, &name, &path.display().to_string());
+                continue;
             }
             Source::File(path) | Source::Text(path) => {
                 let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -24,6 +24,10 @@ struct Args {
     /// A plain list, one part per line, whatever its extension. Repeatable.
     #[arg(long = "text", value_name = "PATH")]
     texts: Vec<PathBuf>,
+    /// An existing lexicon (surface,canonical,category,source), merged like the other sources:
+    /// its canonicals are parts, its other surfaces their aliases. Repeatable.
+    #[arg(long = "lexicon-in", value_name = "FILE")]
+    lexicons: Vec<PathBuf>,
     /// CSS selector for items on pages that are not MediaWiki articles [default: li].
     #[arg(long, value_name = "CSS")]
     selector: Option<String>,
@@ -86,7 +90,7 @@ fn main() -> ExitCode {
 fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<()> {
     let sources = ordered_sources(&args, matches);
     if sources.is_empty() {
-        anyhow::bail!("no sources: give at least one --url, --file or --text");
+        anyhow::bail!("no sources: give at least one --url, --file, --text or --lexicon-in");
     }
     let seconds = |name: &str, s: f64| {
         Duration::try_from_secs_f64(s).with_context(|| format!("--{name} {s}: not a duration"))
@@ -142,6 +146,9 @@ fn ordered_sources(args: &Args, matches: &ArgMatches) -> Vec<Source> {
     }
     for (i, path) in indices("texts").into_iter().zip(&args.texts) {
         indexed.push((i, Source::Text(path.clone())));
+    }
+    for (i, path) in indices("lexicons").into_iter().zip(&args.lexicons) {
+        indexed.push((i, Source::Lexicon(path.clone())));
     }
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, s)| s).collect()

@@ -143,3 +143,56 @@ fn no_source_is_bad_usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no sources"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_existing_lexicon_merges_like_the_other_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = |name: &str| fixture(name).display().to_string();
+    let out = scrape(
+        &[
+            "--file",
+            &f("wiki_parts.html"),
+            "--lexicon-in",
+            &f("handmade_lexicon.csv"),
+            "--stoplist",
+            &f("stoplist.txt"),
+            "--explain",
+            "--out",
+            "lexicon.csv",
+        ],
+        dir.path(),
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let got = std::fs::read_to_string(dir.path().join("lexicon.csv")).unwrap();
+    let rows: Vec<&str> = got.lines().collect();
+    for row in [
+        // A part both sources list: one canonical, sources and categories joined; the
+        // plural `Tires` is folded into `tire`.
+        "tire,tire,Body|Wheels and tires,handmade_lexicon|wiki_parts",
+        "tyre,tire,Body|Wheels and tires,wiki_parts",
+        // Parts only the lexicon has, with their aliases; a short acronym is kept (reviewed).
+        "AC,air conditioning system,Climate,handmade_lexicon",
+        "a/c,air conditioning system,Climate,handmade_lexicon",
+        "speedo,speedometer,Instruments,handmade_lexicon",
+        "speedometer,speedometer,Instruments,handmade_lexicon",
+        "brake pad,brake pad,Brakes,handmade_lexicon",
+        "car jack,car jack,Tools,handmade_lexicon",
+    ] {
+        assert!(rows.contains(&row), "missing {row:?} in:\n{got}");
+    }
+    // The stop-list applies to the lexicon's surfaces too.
+    assert!(!rows.iter().any(|r| r.starts_with("jack,")), "{got}");
+    assert!(err.contains("dropped\thandmade_lexicon\tjack\tstop-listed"), "{err}");
+    assert!(err.contains("source handmade_lexicon: "), "{err}");
+}
+
+#[test]
+fn a_lexicon_source_with_a_wrong_header_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lex.csv"), "alias,canonical\ntranny,transmission\n").unwrap();
+    let out = scrape(&["--lexicon-in", "lex.csv", "--out", "x.csv"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: lex.csv"), "{}", stderr(&out));
+    assert!(!dir.path().join("x.csv").exists());
+}
