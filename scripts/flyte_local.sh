@@ -5,8 +5,9 @@
 #   bash scripts/flyte_local.sh [extra pyflyte workflow inputs, e.g. --rows 64]
 #
 # Installs flytekit into .venv-flyte on first use, builds the stage binaries (PROFILE=dev by
-# default, PROFILE=release for release binaries) and puts them first on PATH. Exit 0 when the
-# workflow succeeds and its output directory holds report.html.
+# default, PROFILE=release for release binaries; or give PARTFINDER_BIN_DIR) for the tasks.
+# Exit 0 when the workflow succeeds and its output directory holds report.html, which is
+# copied with the scores and curves to out/flyte/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${PROFILE:-dev}"
@@ -17,9 +18,10 @@ if [ ! -x .venv-flyte/bin/pyflyte ]; then
   python3 -m venv .venv-flyte
   .venv-flyte/bin/pip install -q flytekit
 fi
-cargo build -q --profile "$profile" -p scrape -p label -p jsonl -p finetune -p eval
-
-export PARTFINDER_BIN_DIR="$bindir"
+if [ -z "${PARTFINDER_BIN_DIR:-}" ]; then
+  cargo build -q --profile "$profile" -p scrape -p label -p jsonl -p finetune -p eval
+  export PARTFINDER_BIN_DIR="$bindir"
+fi
 # flytekit keeps local task outputs and its cache under the home directory; a temporary home
 # keeps the run self-contained (and its cache from hiding changes between runs).
 home="$(mktemp -d)"
@@ -37,6 +39,7 @@ dir=$(printf '%s\n' "$out" | grep -o '/[^ "]*' | while read -r p; do [ -d "$p" ]
 if [ -z "$dir" ] || [ ! -f "$dir/report.html" ]; then
   echo "FAIL: no report.html in the workflow output"; exit 1
 fi
+rm -rf out/flyte && mkdir -p out && cp -r "$dir" out/flyte
 printf 'pyflyte run (local): %.1f s; report: %s/report.html (%s bytes)\n' \
-  "$(echo "$t1 - $t0" | bc)" "$dir" "$(wc -c <"$dir/report.html")"
+  "$(echo "$t1 - $t0" | bc)" "out/flyte" "$(wc -c <"$dir/report.html")"
 echo "flyte local run: OK"
