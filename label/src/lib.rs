@@ -183,14 +183,18 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
     let files = input_files(&config.inputs)?;
     Format::of(&config.output)?;
 
+    // Files are handed out largest first, so that the workers finish together (the corpus has
+    // 6,500-review files beside 1-review ones); results keep the input order through `slots`.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(std::fs::metadata(&files[i]).map_or(0, |m| m.len())));
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<Labeled, Error>>>> =
         files.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..config.threads.clamp(1, files.len().max(1)) {
             scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(path) = files.get(i) else { break };
+                let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                let path = &files[i];
                 let result = label_file(path, &labeler, config);
                 let failed = result.is_err();
                 *slots[i].lock().unwrap() = Some(result);
