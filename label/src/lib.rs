@@ -192,16 +192,17 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
         files.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..config.threads.clamp(1, files.len().max(1)) {
-            scope.spawn(|| loop {
-                let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-                let path = &files[i];
-                let result = label_file(path, &labeler, config);
-                let failed = result.is_err();
-                *slots[i].lock().unwrap() = Some(result);
-                on_file(path);
-                if failed {
-                    // Stop handing out work; the first error in file order is reported.
-                    next.store(files.len(), Ordering::Relaxed);
+            scope.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let path = &files[i];
+                    let result = label_file(path, &labeler, config);
+                    let failed = result.is_err();
+                    *slots[i].lock().unwrap() = Some(result);
+                    on_file(path);
+                    if failed {
+                        // Stop handing out work; the first error in file order is reported.
+                        next.store(files.len(), Ordering::Relaxed);
+                    }
                 }
             });
         }
