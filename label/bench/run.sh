@@ -26,6 +26,9 @@ echo "corpus: $corpus ($(ls "$corpus"/*.csv | wc -l) files, $bytes bytes); lexic
 best_csv=999; best_pq=999
 for i in $(seq "$runs"); do
   for fmt in csv parquet; do
+    # Flush unrelated dirty pages first: label fsyncs its output, and on ext4 that fsync also
+    # waits for whatever else is dirty (a training run's checkpoint, the previous output).
+    sync
     t0=$(date +%s.%N)
     "$bin" --quiet --input "$corpus" --lexicon "$lexicon" --output "$out/labeled.$fmt"
     t1=$(date +%s.%N)

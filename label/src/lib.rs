@@ -33,7 +33,7 @@ pub use table::{read_labeled, write_table, Format};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use polars::prelude::*;
@@ -170,32 +170,72 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
 /// Runs the whole job: read, match, write. `on_file` is called after each file is read and
 /// labeled (for progress output).
 ///
+/// The work is spread over `config.threads` workers, files largest first (the corpus has
+/// 6,500-review files beside 1-review ones) so that they finish together. The first worker
+/// builds the matcher while the others already read and parse files; for CSV output each worker
+/// also serialises its files, so that only the final write is sequential. Results keep the
+/// input order.
+///
 /// # Errors
-/// Any read, lexicon, matching or write error, naming its file.
+/// Any read, lexicon, matching or write error, naming its file (the first in file order).
 pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Summary, Error> {
     let started = Instant::now();
     if !(0.0..1.0).contains(&config.holdout_fraction) {
         return Err(Error::Holdout(config.holdout_fraction));
     }
-    let lexicon = Lexicon::read(&config.lexicon)?;
-    let held_out = held_out_parts(&lexicon, config.holdout_fraction, config.seed);
-    let labeler = Labeler::builder().exclude(held_out.iter().cloned()).build(&lexicon)?;
     let files = input_files(&config.inputs)?;
-    Format::of(&config.output)?;
+    let format = Format::of(&config.output)?;
+    // CSV rows are serialised by the workers, so every file's rows need the output's columns up
+    // front: the union of the headers. A header that cannot be read is left to its worker, which
+    // reports the error in file order.
+    let columns = (format == Format::Csv).then(|| {
+        let mut columns: Vec<String> = Vec::new();
+        for file in &files {
+            let names = reader::header_columns(file).unwrap_or_default();
+            for name in names.into_iter().chain(extra_columns(config)) {
+                if !columns.contains(&name) {
+                    columns.push(name);
+                }
+            }
+        }
+        columns
+    });
 
-    // Files are handed out largest first, so that the workers finish together (the corpus has
-    // 6,500-review files beside 1-review ones); results keep the input order through `slots`.
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(std::fs::metadata(&files[i]).map_or(0, |m| m.len())));
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Result<Labeled, Error>>>> =
         files.iter().map(|_| Mutex::new(None)).collect();
+    let matcher: OnceLock<Result<(Labeler, Vec<String>), Error>> = OnceLock::new();
+    let build_matcher = || -> Result<(Labeler, Vec<String>), Error> {
+        let lexicon = Lexicon::read(&config.lexicon)?;
+        let held_out = held_out_parts(&lexicon, config.holdout_fraction, config.seed);
+        let labeler = Labeler::builder().exclude(held_out.iter().cloned()).build(&lexicon)?;
+        Ok((labeler, held_out))
+    };
+    let workers = config.threads.clamp(1, files.len().max(1));
     std::thread::scope(|scope| {
-        for _ in 0..config.threads.clamp(1, files.len().max(1)) {
-            scope.spawn(|| {
+        for worker in 0..workers {
+            let (order, next, slots, matcher, files) = (&order, &next, &slots, &matcher, &files);
+            let (build_matcher, on_file, columns) = (&build_matcher, &on_file, &columns);
+            scope.spawn(move || {
+                if worker == 0 {
+                    let _ = matcher.set(build_matcher());
+                }
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let path = &files[i];
-                    let result = label_file(path, &labeler, config);
+                    let read = read_review_file(path, config.strict);
+                    let Ok((labeler, _)) = matcher.wait() else { break };
+                    let result = read.and_then(|file| label_file(file, labeler, config)).and_then(
+                        |mut labeled| {
+                            if let Some(columns) = columns {
+                                labeled.csv = Some(csv_rows(&labeled.file.frame, columns, path)?);
+                                // Only the rows are needed from here on.
+                                labeled.file.frame = labeled.file.frame.clear();
+                            }
+                            Ok(labeled)
+                        },
+                    );
                     let failed = result.is_err();
                     *slots[i].lock().unwrap() = Some(result);
                     on_file(path);
@@ -207,6 +247,11 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
             });
         }
     });
+    let (labeler, held_out) = match matcher.into_inner() {
+        Some(Ok(built)) => built,
+        Some(Err(e)) => return Err(e),
+        None => build_matcher()?, // no file to work on
+    };
 
     let mut summary = Summary {
         files: files.len(),
@@ -215,11 +260,12 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
         ..Default::default()
     };
     let mut frames = Vec::with_capacity(files.len());
+    let mut csv = Vec::with_capacity(files.len());
     let mut counts = vec![0usize; labeler.canonicals().len()];
     for slot in slots {
         let Some(result) = slot.into_inner().unwrap() else { continue };
         let labeled = result?;
-        summary.reviews += labeled.file.frame.height();
+        summary.reviews += labeled.parts.len();
         summary.bytes += labeled.file.bytes;
         summary.bad_ratings += labeled.file.bad_ratings;
         summary.skipped.extend(labeled.file.skipped);
@@ -229,10 +275,19 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
                 counts[p as usize] += 1;
             }
         }
-        frames.push(labeled.file.frame);
+        match labeled.csv {
+            Some(rows) => csv.push(rows),
+            None => frames.push(labeled.file.frame),
+        }
     }
-    let mut frame = concat_frames(frames).map_err(|e| table::polars_error(&config.output, e))?;
-    write_table(&mut frame, &config.output)?;
+    match columns {
+        Some(columns) => table::write_csv_parts(&config.output, &columns, &csv)?,
+        None => {
+            let mut frame =
+                concat_frames(frames).map_err(|e| table::polars_error(&config.output, e))?;
+            write_table(&mut frame, &config.output)?;
+        }
+    }
 
     let mut part_counts: Vec<(String, usize)> =
         labeler.canonicals().iter().cloned().zip(counts).filter(|(_, n)| *n > 0).collect();
@@ -242,14 +297,42 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
     Ok(summary)
 }
 
+/// The columns the labeler adds after a file's own.
+fn extra_columns(config: &LabelConfig) -> impl Iterator<Item = String> {
+    let spans = config.spans.then_some("Spans_part");
+    ["source_file", "List_part", "Count_part"].into_iter().chain(spans).map(str::to_owned)
+}
+
+/// `frame`'s rows as CSV without a header, with exactly `columns` (empty where the file has no
+/// such column).
+fn csv_rows(frame: &DataFrame, columns: &[String], path: &Path) -> Result<Vec<u8>, Error> {
+    let height = frame.height();
+    let columns: Vec<Column> = columns
+        .iter()
+        .map(|name| match frame.column(name) {
+            Ok(c) => c.clone(),
+            Err(_) => Column::full_null(name.as_str().into(), height, &DataType::String),
+        })
+        .collect();
+    let frame = DataFrame::new(height, columns).map_err(|e| table::polars_error(path, e))?;
+    table::csv_bytes(&frame, false).map_err(|e| table::polars_error(path, e))
+}
+
 struct Labeled {
     file: ReviewFile,
     parts: Vec<Vec<u32>>,
+    /// The rows serialised as CSV (CSV output only).
+    csv: Option<Vec<u8>>,
 }
 
-/// Reads one file and adds `source_file`, `List_part`, `Count_part` (and `Spans_part`).
-fn label_file(path: &Path, labeler: &Labeler, config: &LabelConfig) -> Result<Labeled, Error> {
-    let mut file = read_review_file(path, config.strict)?;
+/// Adds `source_file`, `List_part`, `Count_part` (and `Spans_part`).
+fn label_file(
+    mut file: ReviewFile,
+    labeler: &Labeler,
+    config: &LabelConfig,
+) -> Result<Labeled, Error> {
+    let path = file.path.clone();
+    let path = path.as_path();
     let height = file.frame.height();
     let review = file
         .frame
@@ -312,7 +395,7 @@ fn label_file(path: &Path, labeler: &Labeler, config: &LabelConfig) -> Result<La
         let col = col.as_materialized_series().clone().into_column();
         file.frame.with_column(col).map_err(|e| table::polars_error(path, e))?;
     }
-    Ok(Labeled { file, parts })
+    Ok(Labeled { file, parts, csv: None })
 }
 
 /// Stacks frames whose columns may differ (a variant file with an extra column): the result has

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aho_corasick::automaton::OverlappingState;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, MatchKind, StartKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind, StartKind};
 use records::Lexicon;
 
 use crate::Error;
@@ -61,11 +61,9 @@ pub struct Mention {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Labeler {
-    /// Leftmost-longest: finds the next candidate quickly (prefilter, one match per position).
-    longest: AhoCorasick,
-    /// Standard semantics, anchored: every pattern that starts at one position, used only when
-    /// the longest candidate there fails the word-boundary or case check.
-    anchored: AhoCorasick,
+    /// Every pattern, standard (overlapping) semantics: one pass over a text reports every
+    /// occurrence, and the whole-word leftmost-longest choice is made among the valid ones.
+    automaton: AhoCorasick,
     patterns: Vec<Pattern>,
     canonicals: Vec<String>,
 }
@@ -178,28 +176,20 @@ impl LabelerBuilder {
         }
         let patterns: Vec<Pattern> =
             order.into_iter().map(|k| by_text.remove(&k).unwrap().1).collect();
-        let build = |kind: MatchKind, start: StartKind| {
-            let texts = patterns.iter().map(|p| p.text.as_bytes());
-            AhoCorasick::builder()
-                .match_kind(kind)
-                .start_kind(start)
-                .ascii_case_insensitive(true)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(texts.clone())
-                .or_else(|_| {
-                    // A very large lexicon can outgrow the DFA's limits; the contiguous NFA is
-                    // slower but has none.
-                    AhoCorasick::builder()
-                        .match_kind(kind)
-                        .start_kind(start)
-                        .ascii_case_insensitive(true)
-                        .build(texts)
-                })
-                .map_err(|e| Error::Automaton(e.to_string()))
-        };
-        let longest = build(MatchKind::LeftmostLongest, StartKind::Unanchored)?;
-        let anchored = build(MatchKind::Standard, StartKind::Anchored)?;
-        Ok(Labeler { longest, anchored, patterns, canonicals })
+        let texts = patterns.iter().map(|p| p.text.as_bytes());
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(texts.clone())
+            .or_else(|_| {
+                // A very large lexicon can outgrow the DFA's limits; the contiguous NFA is
+                // slower but has none.
+                AhoCorasick::builder().ascii_case_insensitive(true).build(texts)
+            })
+            .map_err(|e| Error::Automaton(e.to_string()))?;
+        Ok(Labeler { automaton, patterns, canonicals })
     }
 }
 
@@ -236,41 +226,38 @@ impl Labeler {
 
     /// Like [`Labeler::mentions`], reusing `out` (cleared first) to avoid allocation.
     ///
-    /// The search finds the leftmost-longest candidate. A candidate that does not start a word
-    /// rules out every candidate at its position; one that does not end a word (or fails the
-    /// case check of an acronym) gives way to the longest shorter candidate at the same position
-    /// that passes. Either way the search goes on from the next byte, so an inner hit never
-    /// hides a real mention that starts later.
+    /// A candidate must start and end a word (and an acronym must match its case); among the
+    /// candidates that do, the leftmost wins, then the longest, and the search goes on after
+    /// it. One pass of the automaton finds every candidate, so an inner hit (`seat` in
+    /// `seattle`) never hides a real mention that starts later.
     pub fn mentions_into(&self, text: &str, out: &mut Vec<Mention>) {
         out.clear();
-        let bytes = text.as_bytes();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let Some(m) = self.longest.find(Input::new(bytes).span(pos..bytes.len())) else {
-                break;
-            };
-            let start = m.start();
-            if !is_boundary_before(text, start) {
-                pos = start + 1;
-                continue;
-            }
-            let found = if self.accepts(m.pattern().as_usize(), text, start, m.end()) {
-                Some(Mention {
-                    part: self.patterns[m.pattern().as_usize()].canonical,
-                    start,
-                    end: m.end(),
-                })
-            } else {
-                self.longest_valid_at(text, start)
-            };
-            match found {
-                Some(mention) => {
-                    pos = mention.end;
-                    out.push(mention);
-                }
-                None => pos = start + 1,
+        // One pass of the overlapping automaton reports every pattern occurrence; those that
+        // pass the whole-word and case checks are kept, with the pattern id in `part` for now.
+        let input = Input::new(text.as_bytes());
+        let mut state = OverlappingState::start();
+        loop {
+            self.automaton.find_overlapping(input.clone(), &mut state);
+            let Some(m) = state.get_match() else { break };
+            let (start, end, id) = (m.start(), m.end(), m.pattern().as_usize());
+            if is_boundary_before(text, start) && self.accepts(id, text, start, end) {
+                out.push(Mention { part: id as u32, start, end });
             }
         }
+        // Leftmost first, then longest (then the pattern written first), and greedily
+        // non-overlapping: the same choice as a leftmost-longest search over valid mentions.
+        out.sort_unstable_by_key(|m| (m.start, std::cmp::Reverse(m.end), m.part));
+        let mut kept = 0;
+        let mut pos = 0;
+        for i in 0..out.len() {
+            let m = out[i];
+            if m.start >= pos {
+                pos = m.end;
+                out[kept] = Mention { part: self.patterns[m.part as usize].canonical, ..m };
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
     }
 
     /// Whether pattern `id`, found at `start..end`, ends a word and has the right case.
@@ -278,22 +265,6 @@ impl Labeler {
         let pattern = &self.patterns[id];
         (!pattern.case_sensitive || &text.as_bytes()[start..end] == pattern.text.as_bytes())
             && is_boundary_after(text, end)
-    }
-
-    /// The longest candidate that starts at `start` and passes the checks.
-    fn longest_valid_at(&self, text: &str, start: usize) -> Option<Mention> {
-        let input = Input::new(text.as_bytes()).span(start..text.len()).anchored(Anchored::Yes);
-        let mut state = OverlappingState::start();
-        let mut best: Option<Mention> = None;
-        loop {
-            self.anchored.find_overlapping(input.clone(), &mut state);
-            let Some(m) = state.get_match() else { break };
-            let id = m.pattern().as_usize();
-            if best.is_none_or(|b| m.end() > b.end) && self.accepts(id, text, start, m.end()) {
-                best = Some(Mention { part: self.patterns[id].canonical, start, end: m.end() });
-            }
-        }
-        best
     }
 
     /// The distinct canonical parts in `text`, as indexes, in order of first mention; appended

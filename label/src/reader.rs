@@ -66,6 +66,38 @@ pub fn read_review_file(path: &Path, strict: bool) -> Result<ReviewFile, Error> 
     read_review_bytes(path, bytes, strict)
 }
 
+/// The columns that [`read_review_file`] gives `path`, in order, from its header alone (the
+/// first record; only as much of the file is read as the header needs).
+///
+/// # Errors
+/// As [`read_review_file`] for the header: unreadable, empty, no `Review` column.
+pub fn header_columns(path: &Path) -> Result<Vec<String>, Error> {
+    use std::io::Read;
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    let mut chunk = 1 << 16;
+    loop {
+        let read = (&mut file).take(chunk as u64).read_to_end(&mut bytes).map_err(io)?;
+        let eof = read < chunk;
+        let records = scan::scan(&bytes);
+        // The header is known once a second record starts, or the file has ended.
+        if eof || records.len() > 1 {
+            let Some(header) = records.first() else {
+                return Err(Error::Empty { path: path.to_owned() });
+            };
+            let layout =
+                Layout::from_header(path, &scan::split_fields(&bytes[header.start..header.end]))?;
+            let index = (!layout.has_index).then(|| INDEX_COLUMN.to_owned());
+            return Ok(index
+                .into_iter()
+                .chain(layout.output_names.into_iter().flatten())
+                .collect());
+        }
+        chunk *= 4;
+    }
+}
+
 pub(crate) fn read_review_bytes(
     path: &Path,
     bytes: Vec<u8>,
@@ -292,16 +324,20 @@ impl Layout {
                     Column::new("Rating".into(), values)
                 }
                 _ => {
-                    let ca: StringChunked = strings
-                        .iter()
-                        .map(|v| {
-                            v.map(|v| {
-                                let v = if trim { v.trim() } else { v };
-                                records::text::unify_line_breaks(v).into_owned()
-                            })
-                        })
-                        .collect();
-                    ca.with_name(out.as_str().into()).into_column()
+                    fn clean(v: &str, trim: bool) -> std::borrow::Cow<'_, str> {
+                        records::text::unify_line_breaks(if trim { v.trim() } else { v })
+                    }
+                    // Most columns have nothing to trim or unify: then they are kept as read.
+                    let unchanged = strings.iter().flatten().all(|v| {
+                        matches!(clean(v, trim), std::borrow::Cow::Borrowed(c) if c.len() == v.len())
+                    });
+                    if unchanged {
+                        strings.clone().with_name(out.as_str().into()).into_column()
+                    } else {
+                        let ca: StringChunked =
+                            strings.iter().map(|v| v.map(|v| clean(v, trim))).collect();
+                        ca.with_name(out.as_str().into()).into_column()
+                    }
                 }
             };
             columns.push(column);

@@ -52,6 +52,35 @@ pub fn write_table(frame: &mut DataFrame, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// `frame` as CSV bytes (list columns as JSON arrays), with or without the header line.
+pub(crate) fn csv_bytes(frame: &DataFrame, header: bool) -> PolarsResult<Vec<u8>> {
+    let mut frame = lists_as_json(frame)?;
+    let mut out = Vec::with_capacity(frame.height() * 640);
+    CsvWriter::new(&mut out).include_header(header).n_threads(1).finish(&mut frame)?;
+    Ok(out)
+}
+
+/// Writes a CSV table atomically from its column names and its rows, already serialised in
+/// pieces by [`csv_bytes`] without a header.
+pub(crate) fn write_csv_parts(
+    path: &Path,
+    columns: &[String],
+    parts: &[Vec<u8>],
+) -> Result<(), Error> {
+    let empty = DataFrame::new(
+        0,
+        columns.iter().map(|n| Column::new_empty(n.as_str().into(), &DataType::String)).collect(),
+    )
+    .and_then(|f| csv_bytes(&f, true))
+    .map_err(|e| polars_error(path, e))?;
+    records::atomic::write_atomic(path, |w| {
+        use std::io::Write;
+        w.write_all(&empty)?;
+        parts.iter().try_for_each(|p| w.write_all(p))
+    })?;
+    Ok(())
+}
+
 /// A copy of `frame` whose list-of-string columns are JSON array strings.
 fn lists_as_json(frame: &DataFrame) -> PolarsResult<DataFrame> {
     let mut columns = Vec::with_capacity(frame.width());

@@ -137,3 +137,30 @@ fn holdout_removes_parts_deterministically() {
         }
     }
 }
+
+#[test]
+fn csv_and_parquet_outputs_agree_when_files_have_different_columns() {
+    // CSV rows are serialised per file against the union of the headers; Parquet stacks the
+    // frames. Both must give the same columns, in the same order, with the same cells.
+    let dir = tempfile::tempdir().unwrap();
+    let csv_out = dir.path().join("labeled.csv");
+    let pq_out = dir.path().join("labeled.parquet");
+    for out in [&csv_out, &pq_out] {
+        label(&config(&["variants", "reviews"], out), |_| {}).unwrap();
+    }
+    assert_eq!(read_labeled(&csv_out).unwrap(), read_labeled(&pq_out).unwrap());
+
+    let mut rdr = csv::Reader::from_path(&csv_out).unwrap();
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_owned).collect();
+    use polars::prelude::SerReader;
+    let file = std::fs::File::open(&pq_out).unwrap();
+    let frame = polars::prelude::ParquetReader::new(file).finish().unwrap();
+    let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(header, names);
+    let at = header.iter().position(|h| h == "Sentiment").expect("the extra column is kept");
+    let from_csv: Vec<String> = rdr.records().map(|r| r.unwrap()[at].to_owned()).collect();
+    let sentiment = frame.column("Sentiment").unwrap().str().unwrap().clone();
+    let from_parquet: Vec<String> = sentiment.iter().map(|v| v.unwrap_or("").to_owned()).collect();
+    assert_eq!(from_csv, from_parquet);
+    assert_eq!(from_csv.len(), 10, "5 variant rows and 5 review rows");
+}
