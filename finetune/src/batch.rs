@@ -141,13 +141,9 @@ pub fn batch_loss(
     let n = select.len();
     let select_t = Tensor::from_vec(select, n, device)?;
     let logits = model.forward_selected(&input, &positions, &mask, &select_t)?;
-    let targets_t = Tensor::from_vec(targets.clone(), (n, 1), device)?;
+    let targets_t = Tensor::from_vec(targets.clone(), n, device)?;
     let weights_t = Tensor::from_vec(weights.clone(), n, device)?;
-    let max = logits.max_keepdim(D::Minus1)?.detach();
-    let shifted = logits.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    let picked = shifted.gather(&targets_t, D::Minus1)?;
-    let nll = (lse - picked)?.squeeze(1)?;
+    let nll = crate::loss::cross_entropy(&logits, &targets_t)?;
     let weighted = (&nll * &weights_t)?.sum_all()?;
     let loss = (&weighted / normaliser.max(f64::MIN_POSITIVE))?;
 

@@ -34,12 +34,14 @@
 //! ```
 
 pub mod batch;
+pub mod bench;
 pub mod checkpoint;
 pub mod classify;
 pub mod data;
 mod error;
 pub mod gguf;
 pub mod logits;
+pub mod loss;
 pub mod model_dir;
 pub mod models;
 pub mod optim;

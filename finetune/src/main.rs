@@ -42,6 +42,41 @@ enum Command {
     /// Text classification with BERT, DistilBERT or RoBERTa-family encoders: train, predict,
     /// compare.
     Classify(classify_cli::ClassifyArgs),
+    /// Training speed and memory against PyTorch + transformers on the same shape and CPU, in
+    /// one run, alternating (see finetune/bench/run.sh).
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[arg(long, value_enum, default_value = "tiny")]
+    shape: finetune::bench::Shape,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    seq: usize,
+    /// Measured optimizer steps per process (their median counts).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Unmeasured steps first.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Processes per side, alternating project / PyTorch.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Threads of both sides (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The Python with torch and transformers; "" measures the project alone.
+    #[arg(long, default_value = ".venv/bin/python")]
+    python: String,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run the project's side in this process and print its JSON line (used by the driver).
+    #[arg(long, hide = true)]
+    worker: bool,
 }
 
 #[derive(clap::Args)]
@@ -58,7 +93,27 @@ struct ImportGgufArgs {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Keeps freed memory in mimalloc's arenas instead of returning it to the OS after 10 ms (its
+/// default): a training step frees and reallocates the same large buffers every time, and each
+/// return to the OS costs a round of page faults and zeroing on the next step (a fifth of a tiny
+/// model's step). Same effect as `MIMALLOC_PURGE_DELAY=-1`, which still wins when it is set.
+#[cfg(feature = "mimalloc")]
+fn keep_freed_memory() {
+    /// `mi_option_purge_delay` in mimalloc's `mi_option_t` (v2 and v3).
+    const PURGE_DELAY: std::ffi::c_int = 15;
+    extern "C" {
+        fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+    }
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: mimalloc is linked as the global allocator; setting an option is thread-safe
+        // and takes effect for later purges.
+        unsafe { mi_option_set(PURGE_DELAY, -1) };
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
+    keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::ImportGguf(args) => import_gguf(&args),
@@ -68,6 +123,7 @@ fn main() -> ExitCode {
         Command::Round(args) => round(args),
         Command::Logits(args) => logits(&args),
         Command::Classify(args) => classify_cli::run(args),
+        Command::Bench(args) => bench(&args),
     };
     match result {
         Ok(code) => code,
@@ -80,6 +136,113 @@ fn main() -> ExitCode {
             ExitCode::from(if diverged { 1 } else { 2 })
         }
     }
+}
+
+fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+    use finetune::bench::{measure_project, summarise, BenchOptions, Measured};
+    let threads =
+        a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = BenchOptions {
+        shape: a.shape,
+        batch: a.batch,
+        seq: a.seq,
+        steps: a.steps,
+        warmup: a.warmup,
+        seed: a.seed,
+    };
+    if a.worker {
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+        println!("{}", serde_json::to_string(&measure_project(&options)?)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let script =
+        std::env::temp_dir().join(format!("partfinder-torch-bench-{}.py", std::process::id()));
+    if !a.python.is_empty() {
+        std::fs::write(&script, finetune::bench::TORCH_SCRIPT)
+            .with_context(|| format!("writing {}", script.display()))?;
+    }
+    let common = [
+        "--shape".to_owned(),
+        a.shape.name().to_owned(),
+        "--batch".to_owned(),
+        a.batch.to_string(),
+        "--seq".to_owned(),
+        a.seq.to_string(),
+        "--steps".to_owned(),
+        a.steps.to_string(),
+        "--warmup".to_owned(),
+        a.warmup.to_string(),
+        "--threads".to_owned(),
+        threads.to_string(),
+        "--seed".to_owned(),
+        a.seed.to_string(),
+    ];
+    let run = |mut cmd: std::process::Command, what: &str| -> anyhow::Result<Measured> {
+        let out = cmd.output().with_context(|| format!("starting {what}"))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout.lines().last().unwrap_or("");
+        serde_json::from_str(line).with_context(|| format!("{what} printed {line:?}"))
+    };
+    eprintln!(
+        "bench: shape {}, batch {} x {} tokens, {} threads, {} rounds of {} steps (+{} warm-up)",
+        a.shape.name(),
+        a.batch,
+        a.seq,
+        threads,
+        a.rounds,
+        a.steps,
+        a.warmup
+    );
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 1..=a.rounds {
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.arg("bench").arg("--worker").args(&common[..]);
+        let m = run(cmd, "the project's side")?;
+        eprintln!(
+            "round {round}: project {:.3} s/step ({:.0} tokens/s)",
+            m.s_per_step, m.tokens_per_s
+        );
+        ours.push(m);
+        if !a.python.is_empty() {
+            let mut cmd = std::process::Command::new(&a.python);
+            cmd.arg(&script).args(&common[..]);
+            let m = run(cmd, &format!("PyTorch ({})", a.python))?;
+            eprintln!(
+                "round {round}: pytorch {:.3} s/step ({:.0} tokens/s)",
+                m.s_per_step, m.tokens_per_s
+            );
+            theirs.push(m);
+        }
+    }
+    let _ = std::fs::remove_file(&script);
+    println!("| engine | parameters | s/step (median) | tokens/s | peak RSS |");
+    println!("| --- | --- | --- | --- | --- |");
+    let sides: Vec<_> = [summarise(&ours), summarise(&theirs)].into_iter().flatten().collect();
+    for s in &sides {
+        println!(
+            "| {} ({}) | {} | {:.3} | {:.0} | {:.2} GiB |",
+            s.engine,
+            s.version,
+            s.parameters,
+            s.s_per_step,
+            s.tokens_per_s,
+            s.peak_rss_bytes as f64 / (1u64 << 30) as f64
+        );
+    }
+    if let [p, t] = &sides[..] {
+        println!(
+            "ratio peak RSS project/pytorch: {:.2}",
+            p.peak_rss_bytes as f64 / t.peak_rss_bytes as f64
+        );
+        println!("ratio tokens/s project/pytorch: {:.2}", p.tokens_per_s / t.tokens_per_s);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn import_gguf(args: &ImportGgufArgs) -> anyhow::Result<ExitCode> {

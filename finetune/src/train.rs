@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::batch::{batch_loss, epoch_batches, total_weight, Stats};
 use crate::checkpoint::{self, TrainState, CHECKPOINTS_DIR};
 use crate::data::{Dataset, Encoded, Encoder};
-use crate::model_dir::{copy_model_files, ModelDir, WEIGHTS_FILE};
+use crate::model_dir::{copy_model_files, ModelDir, Params, WEIGHTS_FILE};
 use crate::models::llama::LlamaForCausalLM;
 use crate::optim::{grad_norm, learning_rate, AdamW, AdamWConfig, Schedule};
 use crate::progress::Reporter;
@@ -332,38 +332,20 @@ pub fn train(cfg: &TrainConfig, rep: &Reporter) -> Result<TrainSummary> {
             let step = state.step + 1;
             let micro: Vec<Vec<&Encoded>> =
                 group.iter().map(|b| b.iter().map(|&i| &train_ds.examples[i]).collect()).collect();
-            let all: Vec<&Encoded> = micro.iter().flatten().copied().collect();
-            let norm = total_weight(&all);
-            let mut grads: Vec<Option<Tensor>> = vec![None; params.vars.len()];
-            let mut stats = Stats::default();
-            for mb in &micro {
-                let (loss, s) = batch_loss(&model, mb, norm, &cfg.device)?;
-                if !s.weighted_nll.is_finite() {
-                    return Err(non_finite(step, s.loss(), last_checkpoint.as_deref()));
-                }
-                let mut store = loss.backward()?;
-                for (slot, (_, var)) in grads.iter_mut().zip(&params.vars) {
-                    if let Some(g) = store.remove(var.as_tensor()) {
-                        *slot = Some(match slot.take() {
-                            Some(acc) => (acc + g)?,
-                            None => g,
-                        });
-                    }
-                }
-                stats.add(&s);
-            }
-            let gnorm = grad_norm(&grads)?;
-            if !gnorm.is_finite() {
-                return Err(non_finite(step, gnorm, last_checkpoint.as_deref()));
-            }
-            let scale = match hp.max_grad_norm {
-                Some(max) if gnorm > max => max / (gnorm + 1e-6),
-                _ => 1.0,
-            };
             let lr =
                 learning_rate(hp.learning_rate, step, total_steps, hp.warmup_steps, hp.schedule);
-            opt.step(&params, &grads, lr, scale)?;
-            drop(grads);
+            let stats = match optimizer_step(
+                &model,
+                &params,
+                &mut opt,
+                &micro,
+                lr,
+                hp.max_grad_norm,
+                &cfg.device,
+            )? {
+                Ok(stats) => stats,
+                Err(bad) => return Err(non_finite(step, bad, last_checkpoint.as_deref())),
+            };
 
             state.step = step;
             state.elapsed_tokens += stats.tokens;
@@ -461,6 +443,53 @@ pub fn train(cfg: &TrainConfig, rep: &Reporter) -> Result<TrainSummary> {
     // The finished weights are written: the checkpoints are no longer needed.
     let _ = std::fs::remove_dir_all(cfg.out.join(CHECKPOINTS_DIR));
     Ok(summary)
+}
+
+/// One optimizer step over the micro-batches of a group (gradient accumulation): forward,
+/// backward, global-norm clipping to `max_grad_norm`, AdamW. The inner result is the step's
+/// statistics, or the non-finite loss or gradient norm that stopped it before the update.
+///
+/// # Errors
+/// Tensor errors.
+pub fn optimizer_step(
+    model: &LlamaForCausalLM,
+    params: &Params,
+    opt: &mut AdamW,
+    micro: &[Vec<&Encoded>],
+    lr: f64,
+    max_grad_norm: Option<f64>,
+    device: &Device,
+) -> Result<std::result::Result<Stats, f64>> {
+    let all: Vec<&Encoded> = micro.iter().flatten().copied().collect();
+    let norm = total_weight(&all);
+    let mut grads: Vec<Option<Tensor>> = vec![None; params.vars.len()];
+    let mut stats = Stats::default();
+    for mb in micro {
+        let (loss, s) = batch_loss(model, mb, norm, device)?;
+        if !s.weighted_nll.is_finite() {
+            return Ok(Err(s.loss()));
+        }
+        let mut store = loss.backward()?;
+        for (slot, (_, var)) in grads.iter_mut().zip(&params.vars) {
+            if let Some(g) = store.remove(var.as_tensor()) {
+                *slot = Some(match slot.take() {
+                    Some(acc) => (acc + g)?,
+                    None => g,
+                });
+            }
+        }
+        stats.add(&s);
+    }
+    let gnorm = grad_norm(&grads)?;
+    if !gnorm.is_finite() {
+        return Ok(Err(gnorm));
+    }
+    let scale = match max_grad_norm {
+        Some(max) if gnorm > max => max / (gnorm + 1e-6),
+        _ => 1.0,
+    };
+    opt.step(params, &grads, lr, scale)?;
+    Ok(Ok(stats))
 }
 
 fn non_finite(step: u64, loss: f64, kept: Option<&Path>) -> Error {
