@@ -132,11 +132,14 @@ impl Predictor {
         self.encoder.tokenizer().decode(ids, false).map_err(Error::tokenizer)
     }
 
-    /// Predicts the parts of one review text: normalised, then as a legacy prompt (text +
-    /// ` ->`), or with `chat` as one user message rendered by the chat template.
+    /// Predicts the parts of one review text: as the legacy prompt `jsonl export` would have
+    /// written ([`records::dataset::legacy_prompt`]: normalised, separator and stop sequence
+    /// rewritten out of it, then ` ->`), or with `chat` as one user message rendered by the
+    /// chat template.
     ///
     /// # Errors
-    /// Tensor, tokenizer or template errors.
+    /// Tensor, tokenizer or template errors; a text that holds the separator or the stop
+    /// sequence in a form with no rewrite.
     pub fn predict_text(
         &self,
         text: &str,
@@ -149,10 +152,16 @@ impl Predictor {
                 messages: vec![Message::new(Role::User, text)],
             })
         } else {
-            Example::Legacy(records::dataset::LegacyExample {
-                prompt: format!("{text}{}", defaults::SEPARATOR),
-                completion: String::new(),
-            })
+            let prompt =
+                records::dataset::legacy_prompt(&text, defaults::SEPARATOR, defaults::STOP)
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "the text holds {:?} or {:?}, which a legacy prompt cannot carry",
+                            defaults::SEPARATOR.trim(),
+                            defaults::STOP
+                        ))
+                    })?;
+            Example::Legacy(records::dataset::LegacyExample { prompt, completion: String::new() })
         };
         let ids = self.prompt_ids(&ex)?;
         let completion = self.generate(&[ids], max_new_tokens)?.remove(0);

@@ -107,6 +107,67 @@ pub fn parse_parts(completion: &str, stop: &str) -> Vec<String> {
     parts
 }
 
+/// The outcome of guarding a text against a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guarded {
+    /// The text does not contain the token.
+    Clean,
+    /// The text with the token rewritten.
+    Rewritten(String),
+    /// The token has no rewrite.
+    Unfixable,
+}
+
+/// The rewrite of a separator or stop token: lower-case when it has upper-case letters, `→` for
+/// `->`; `None` when neither applies.
+fn defuse(token: &str) -> Option<String> {
+    let lower = token.to_lowercase();
+    if lower != token {
+        return Some(lower);
+    }
+    token.contains("->").then(|| token.replace("->", "→"))
+}
+
+/// Rewrites every occurrence of `token` in `text` (jsonl's `--on-conflict rewrite`). A blank
+/// token never conflicts.
+pub fn guard(text: &str, token: &str) -> Guarded {
+    if token.trim().is_empty() || !text.contains(token) {
+        return Guarded::Clean;
+    }
+    match defuse(token) {
+        Some(replacement) => {
+            let out = text.replace(token, &replacement);
+            if out.contains(token) {
+                Guarded::Unfixable
+            } else {
+                Guarded::Rewritten(out)
+            }
+        }
+        None => Guarded::Unfixable,
+    }
+}
+
+/// The legacy prompt of a review as `export` writes it and as a predictor must build it:
+/// normalised text, the separator and stop sequence rewritten out of it, then the separator.
+/// `None` when the text holds a token that has no rewrite.
+///
+/// ```
+/// assert_eq!(records::dataset::legacy_prompt(" Brakes -> squeak.\r\rTHE END", " ->", " END").unwrap(),
+///            "Brakes → squeak. THE end ->");
+/// ```
+pub fn legacy_prompt(review: &str, separator: &str, stop: &str) -> Option<String> {
+    let mut text = crate::text::normalize(review);
+    for token in [separator.trim(), stop] {
+        match guard(&text, token) {
+            Guarded::Clean => {}
+            Guarded::Rewritten(t) => text = t,
+            Guarded::Unfixable => return None,
+        }
+    }
+    text.push_str(separator);
+    Some(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
