@@ -40,6 +40,7 @@ pub mod classify;
 pub mod data;
 mod error;
 pub mod gguf;
+pub mod hub;
 pub mod logits;
 pub mod loss;
 pub mod model_dir;

@@ -374,7 +374,9 @@ enum ScheduleArg {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Base model directory (Hugging Face shape, or a previous run).
+    /// Base model: a directory (Hugging Face shape, or a previous run), or hf:ORG/NAME[@REV]
+    /// to download one from the Hugging Face hub into its cache (HF_ENDPOINT, HF_HOME,
+    /// HF_TOKEN apply).
     #[arg(long)]
     base: PathBuf,
     /// Training JSONL (prompt/completion or chat lines).
@@ -478,7 +480,7 @@ impl HParamArgs {
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let device = a.run.device()?;
     let cfg = finetune::train::TrainConfig {
-        base: a.base,
+        base: finetune::hub::resolve_base(&a.base)?,
         train: a.train,
         valid: a.valid,
         out: a.out,
@@ -572,7 +574,7 @@ struct RoundArgs {
     /// Validation JSONL (held out from the pool).
     #[arg(long)]
     valid: Option<PathBuf>,
-    /// Base model directory of a first round.
+    /// Base model of a first round: a directory, or hf:ORG/NAME[@REV] (see `train --base`).
     #[arg(long)]
     base: Option<PathBuf>,
     /// Continue from this round (default: the latest round when --base is not given).
@@ -599,7 +601,7 @@ fn round(a: RoundArgs) -> anyhow::Result<ExitCode> {
         runs: a.runs,
         pool: a.pool,
         valid: a.valid,
-        base: a.base,
+        base: a.base.as_deref().map(finetune::hub::resolve_base).transpose()?,
         from: a.from,
         rows: a.rows,
         hard_fraction: a.hard_fraction,

@@ -3,6 +3,8 @@
 
 mod classify;
 mod gguf_import;
+#[cfg(feature = "hub")]
+mod hub;
 mod model;
 mod rounds;
 mod train;
