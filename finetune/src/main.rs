@@ -282,7 +282,7 @@ fn logits(args: &LogitsArgs) -> anyhow::Result<ExitCode> {
     let device = args.run.device()?;
     let dir = finetune::model_dir::ModelDir::open(&args.model)
         .with_context(|| format!("opening {}", args.model.display()))?;
-    let (model, _params) = dir.load_model(&device)?;
+    let model = dir.load_frozen(&device)?;
     let out = finetune::logits::next_token_logits(&dir, &model, &args.text, &device)?;
     let top: Vec<serde_json::Value> = out
         .top(5)

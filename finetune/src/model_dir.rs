@@ -119,6 +119,18 @@ impl ModelDir {
         build_model(&self.config, tensors, device)
             .map_err(|e| Error::model(self.path.join(WEIGHTS_FILE), e.to_string()))
     }
+
+    /// The model for inference only: plain tensors instead of trainable variables, so that no
+    /// autograd graph is recorded (a graph keeps every activation of a forward pass alive).
+    ///
+    /// # Errors
+    /// Unreadable or mismatched weights.
+    pub fn load_frozen(&self, device: &Device) -> Result<LlamaForCausalLM> {
+        let tensors = load_safetensors_dir(&self.path, device)?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        LlamaForCausalLM::new(&self.config, vb)
+            .map_err(|e| Error::model(self.path.join(WEIGHTS_FILE), e.to_string()))
+    }
 }
 
 /// A chat template plus the special tokens it refers to.

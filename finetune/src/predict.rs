@@ -14,7 +14,7 @@ use records::dataset::{defaults, parse_parts, Example, Message, Role};
 use records::run::Prediction;
 
 use crate::data::{example_ids, gold_parts, read_examples, Encoder};
-use crate::model_dir::{ModelDir, Params};
+use crate::model_dir::ModelDir;
 use crate::models::llama::{LlamaForCausalLM, MASKED};
 use crate::progress::Reporter;
 use crate::{Error, Result};
@@ -37,7 +37,7 @@ impl Predictor {
     /// The directory is not a loadable model.
     pub fn load(dir: &std::path::Path, device: &Device) -> Result<Self> {
         let md = ModelDir::open(dir)?;
-        let (model, _params): (LlamaForCausalLM, Params) = md.load_model(device)?;
+        let model = md.load_frozen(device)?;
         let chat = md.chat_template()?;
         let eos_id =
             md.tokenizer_config.eos_token.as_deref().and_then(|t| md.tokenizer.token_to_id(t));

@@ -276,7 +276,9 @@ impl Attention {
                 k = Tensor::cat(&[pk, &k], 2)?;
                 v = Tensor::cat(&[pv, &v], 2)?;
             }
-            *slot = Some((k.clone(), v.clone()));
+            // Detached: a cache only serves generation, and a graph kept through it would chain
+            // every decoding step's activations together (gigabytes for a 135M model).
+            *slot = Some((k.detach(), v.detach()));
         }
         let s = k.dim(2)?;
         // Grouped-query attention without copying keys and values per query head: the query
