@@ -6,7 +6,8 @@
 #
 # Usage, from the repository root, after scripts/setup-models.sh:
 #   bash eval/bench/heldout_experiment.sh
-# Knobs (environment): DATA, LEXICON, MODEL, FRACTION, SEED, ROWS, EPOCHS, TEST_ROWS, OUT, RUN,
+# Knobs (environment): DATA, LEXICON, MODEL, FRACTION, SEED, ROWS, EPOCHS, TEST_ROWS, VALID_ROWS,
+# MAX_TOKENS (examples longer than this many model tokens are left out; 0 keeps all), OUT, RUN,
 # FEATURES (e.g. "cuda" on a GPU machine).
 #
 # Note: reviews whose only parts are held out become "none" examples in the training data, so
@@ -18,8 +19,10 @@ MODEL=${MODEL:-models/smollm2-135m-instruct}
 FRACTION=${FRACTION:-0.2}
 SEED=${SEED:-7}
 ROWS=${ROWS:-1000}
-EPOCHS=${EPOCHS:-2}
-TEST_ROWS=${TEST_ROWS:-500}
+EPOCHS=${EPOCHS:-1}
+TEST_ROWS=${TEST_ROWS:-200}
+VALID_ROWS=${VALID_ROWS:-300}
+MAX_TOKENS=${MAX_TOKENS:-192}
 OUT=${OUT:-out/heldout}
 RUN=${RUN:-runs/heldout}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -37,16 +40,21 @@ mkdir -p "$OUT/testset"
 
 # 2. Export both with the same split seed: splits are keyed by review id, so the training
 #    reviews and the test reviews are disjoint.
-"$bin/jsonl" export --input "$OUT/labeled-train.csv" --out "$OUT/train" --seed 42 --rows "$ROWS"
-"$bin/jsonl" export --input "$OUT/labeled-test.csv" --out "$OUT/test" --seed 42
+limit=()
+if [ "$MAX_TOKENS" != 0 ]; then limit=(--max-tokens "$MAX_TOKENS" --tokenizer "$MODEL/tokenizer.json"); fi
+"$bin/jsonl" export --input "$OUT/labeled-train.csv" --out "$OUT/train" --seed 42 --rows "$ROWS" \
+    "${limit[@]}" --quiet
+"$bin/jsonl" export --input "$OUT/labeled-test.csv" --out "$OUT/test" --seed 42 "${limit[@]}" --quiet
 head -n "$TEST_ROWS" "$OUT/test/test.jsonl" > "$OUT/testset/test.jsonl"
 head -n "$TEST_ROWS" "$OUT/test/test.ids" > "$OUT/testset/test.ids"
+head -n "$VALID_ROWS" "$OUT/train/valid.jsonl" > "$OUT/testset/valid.jsonl"
 
 # 3. Fine-tune and predict the test reviews.
 "$bin/finetune" train --base "$MODEL" --train "$OUT/train/train.jsonl" \
-    --valid "$OUT/train/valid.jsonl" --epochs "$EPOCHS" --out "$RUN"
+    --valid "$OUT/testset/valid.jsonl" --epochs "$EPOCHS" --eval-every 50 --save-every 25 \
+    --warmup-steps 10 --out "$RUN" --quiet
 "$bin/finetune" predict --model "$RUN" --input "$OUT/testset/test.jsonl" \
-    --out "$RUN/predictions.jsonl"
+    --out "$RUN/predictions.jsonl" --quiet
 
 # 4. Scores (held-out vs seen recall), written into the run for `eval compare`/`eval report`.
 "$bin/eval" score --predictions "$RUN/predictions.jsonl" --gold "$OUT/testset/test.jsonl" \
