@@ -155,8 +155,9 @@ struct PredictArgs {
     columns: ColumnArgs,
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    #[arg(long, default_value_t = 128)]
-    max_length: usize,
+    /// Tokens per text [default: the length the classifier was trained with, else 128].
+    #[arg(long)]
+    max_length: Option<usize>,
     #[command(flatten)]
     run: RunOpts,
 }
@@ -176,8 +177,9 @@ struct CompareArgs {
     columns: ColumnArgs,
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    #[arg(long, default_value_t = 128)]
-    max_length: usize,
+    /// Tokens per text [default: the length the classifier was trained with, else 128].
+    #[arg(long)]
+    max_length: Option<usize>,
     #[command(flatten)]
     run: RunOpts,
 }

@@ -179,6 +179,9 @@ pub struct ClassifierDir {
     pub tokenizer: Tokenizer,
     /// The labels of a saved classifier (`id2label` of a `*ForSequenceClassification` config).
     pub labels: Option<Vec<String>>,
+    /// `model_max_length` of `tokenizer_config.json`: for a classifier saved by `train`, the
+    /// length it was trained with.
+    pub model_max_length: Option<usize>,
 }
 
 impl ClassifierDir {
@@ -202,7 +205,18 @@ impl ClassifierDir {
                     .any(|n| n.as_str().is_some_and(|n| n.ends_with("ForSequenceClassification")))
             });
         let labels = if is_classifier { id2label(&config_path, &config)? } else { None };
-        Ok(Self { path: path.to_owned(), arch, config, tokenizer, labels })
+        let tok_config = path.join(TOKENIZER_CONFIG_FILE);
+        let model_max_length = if tok_config.exists() {
+            let json: serde_json::Value = read_json(&tok_config)?;
+            // Hugging Face writes a huge sentinel when there is no limit.
+            json.get("model_max_length")
+                .and_then(serde_json::Value::as_u64)
+                .filter(|&n| n < 1 << 32)
+                .map(|n| n as usize)
+        } else {
+            None
+        };
+        Ok(Self { path: path.to_owned(), arch, config, tokenizer, labels, model_max_length })
     }
 
     /// A tokenizer that truncates to `max_length` tokens (special tokens included) and does not
@@ -269,7 +283,19 @@ impl ClassifierDir {
     ///
     /// # Errors
     /// I/O errors name the file.
-    pub fn save(&self, out: &Path, labels: &[String], params: &Params) -> Result<()> {
+    /// Writes the classifier: `config.json` with its labels, the weights, and the tokenizer
+    /// files, `tokenizer_config.json` recording `max_length` as `model_max_length` (the length
+    /// prediction then uses by default).
+    ///
+    /// # Errors
+    /// Unwritable files.
+    pub fn save(
+        &self,
+        out: &Path,
+        labels: &[String],
+        params: &Params,
+        max_length: usize,
+    ) -> Result<()> {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let mut config = self.config.clone();
         if let Some(obj) = config.as_object_mut() {
@@ -298,6 +324,14 @@ impl ClassifierDir {
                 }
             }
         }
+        let tok_config = out.join(TOKENIZER_CONFIG_FILE);
+        let mut json: serde_json::Value =
+            if tok_config.exists() { read_json(&tok_config)? } else { serde_json::json!({}) };
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("model_max_length".into(), max_length.into());
+        }
+        let bytes = serde_json::to_vec_pretty(&json).map_err(|e| Error::json(&tok_config, 0, e))?;
+        records::atomic::write_bytes_atomic(&tok_config, &bytes)?;
         Ok(())
     }
 }

@@ -102,16 +102,22 @@ pub struct LabelPrediction {
     pub probabilities: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Tokens per text when neither the caller nor the classifier says (`classify train`'s default).
+pub const DEFAULT_MAX_LENGTH: usize = 128;
+
 impl Classifier {
     /// Loads a saved classifier (a `*ForSequenceClassification` directory with `id2label`).
     ///
     /// # Errors
     /// The directory is not a classifier or its files are invalid.
-    pub fn load(path: &Path, max_length: usize, device: &Device) -> Result<Self> {
+    /// `max_length` defaults to the length the classifier was trained with (its
+    /// `model_max_length`), else [`DEFAULT_MAX_LENGTH`].
+    pub fn load(path: &Path, max_length: Option<usize>, device: &Device) -> Result<Self> {
         let dir = ClassifierDir::open(path)?;
         let labels = dir.labels.clone().ok_or_else(|| {
             Error::model(path.join("config.json"), "not a sequence classifier (no id2label)")
         })?;
+        let max_length = max_length.or(dir.model_max_length).unwrap_or(DEFAULT_MAX_LENGTH);
         Self::with_labels(dir, labels, max_length, device)
     }
 
@@ -167,7 +173,8 @@ pub struct PredictConfig {
     pub out: PathBuf,
     pub columns: Columns,
     pub batch_size: usize,
-    pub max_length: usize,
+    /// Tokens per text; `None`: the length the classifier was trained with.
+    pub max_length: Option<usize>,
     pub device: Device,
 }
 
@@ -234,10 +241,12 @@ pub fn compare(
     input: &Path,
     columns: &Columns,
     batch_size: usize,
-    max_length: usize,
+    max_length: Option<usize>,
     device: &Device,
 ) -> Result<Vec<Comparison>> {
     let tuned = Classifier::load(model, max_length, device)?;
+    let max_length =
+        max_length.or(ClassifierDir::open(model)?.model_max_length).unwrap_or(DEFAULT_MAX_LENGTH);
     let base_dir = ClassifierDir::open(base)?;
     let base = Classifier::with_labels(base_dir, tuned.labels.clone(), max_length, device)?;
     let table = read_table(input, columns, false)?;

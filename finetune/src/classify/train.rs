@@ -394,7 +394,12 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
                 SaveStrategy::No | SaveStrategy::Best => false,
             };
             if save_now && !last {
-                base.save(&cfg.out.join(format!("checkpoint-{step}")), &labels, &params)?;
+                base.save(
+                    &cfg.out.join(format!("checkpoint-{step}")),
+                    &labels,
+                    &params,
+                    max_length,
+                )?;
             }
             if stopped_early {
                 rep.log(&format!(
@@ -425,7 +430,7 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
         (_, _, Some(r)) if hp.eval_strategy != EvalStrategy::No => r,
         _ => evaluate(&model, &valid_split, &labels, hp.eval_batch_size, pad, &cfg.device)?,
     };
-    base.save(&cfg.out, &labels, &params)?;
+    base.save(&cfg.out, &labels, &params, max_length)?;
     write_report(&cfg.out.join(METRICS_FILE), &valid_report)?;
     write_confusion(&cfg.out.join("confusion_matrix.png"), &valid_report, "validation", rep);
     let test_report = match &test {

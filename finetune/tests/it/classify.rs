@@ -260,6 +260,10 @@ fn tiny_models_of_each_architecture_learn_a_separable_fixture() {
             serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
         assert_eq!(metrics.correct, 24);
 
+        // The training length is recorded where Hugging Face keeps it, and prediction reads it.
+        let saved = finetune::classify::model::ClassifierDir::open(&out).unwrap();
+        assert_eq!(saved.model_max_length, Some(16), "{kind:?}");
+
         // Prediction from the saved directory agrees with training's evaluation.
         let preds = finetune::classify::predict::predict_file(
             &finetune::classify::predict::PredictConfig {
@@ -268,7 +272,8 @@ fn tiny_models_of_each_architecture_learn_a_separable_fixture() {
                 out: dir.path().join("preds.jsonl"),
                 columns: Default::default(),
                 batch_size: 5,
-                max_length: 16,
+                // The length it was trained with (16) is recorded and used.
+                max_length: None,
                 device: Device::Cpu,
             },
         )
