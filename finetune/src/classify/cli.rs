@@ -137,6 +137,17 @@ struct TrainArgs {
     run: RunOpts,
 }
 
+/// How `predict` and `compare` batch and truncate texts.
+#[derive(clap::Args)]
+struct InferenceArgs {
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Tokens per text [default: the length the classifier was trained with, else 128].
+    #[arg(long)]
+    max_length: Option<usize>,
+}
+
 #[derive(clap::Args)]
 struct PredictArgs {
     /// A fine-tuned classifier directory.
@@ -153,11 +164,8 @@ struct PredictArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     columns: ColumnArgs,
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Tokens per text [default: the length the classifier was trained with, else 128].
-    #[arg(long)]
-    max_length: Option<usize>,
+    #[command(flatten)]
+    batching: InferenceArgs,
     #[command(flatten)]
     run: RunOpts,
 }
@@ -175,11 +183,8 @@ struct CompareArgs {
     input: PathBuf,
     #[command(flatten)]
     columns: ColumnArgs,
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Tokens per text [default: the length the classifier was trained with, else 128].
-    #[arg(long)]
-    max_length: Option<usize>,
+    #[command(flatten)]
+    batching: InferenceArgs,
     #[command(flatten)]
     run: RunOpts,
 }
@@ -268,7 +273,7 @@ fn predict(a: PredictArgs) -> anyhow::Result<ExitCode> {
     use finetune::classify::predict::{predict_file, Classifier, PredictConfig};
     let device = a.run.device()?;
     if let Some(text) = &a.text {
-        let clf = Classifier::load(&a.model, a.max_length, &device)
+        let clf = Classifier::load(&a.model, a.batching.max_length, &device)
             .with_context(|| format!("loading {}", a.model.display()))?;
         let probs = clf.probabilities(std::slice::from_ref(text), 1)?;
         let pred = clf.prediction(text, &probs[0]);
@@ -285,8 +290,8 @@ fn predict(a: PredictArgs) -> anyhow::Result<ExitCode> {
         input,
         out: out.clone(),
         columns: a.columns.columns(),
-        batch_size: a.batch_size,
-        max_length: a.max_length,
+        batch_size: a.batching.batch_size,
+        max_length: a.batching.max_length,
         device,
     };
     let preds =
@@ -317,8 +322,8 @@ fn compare(a: &CompareArgs) -> anyhow::Result<ExitCode> {
         &a.model,
         &a.input,
         &a.columns.columns(),
-        a.batch_size,
-        a.max_length,
+        a.batching.batch_size,
+        a.batching.max_length,
         &device,
     )?;
     println!("| text | label | base | confidence | fine-tuned | confidence |");
