@@ -49,23 +49,15 @@ impl Shape {
             Self::Tiny => (256, 4, 4, 4, 688, 8192, 10_000.0),
             Self::Smollm2_135m => (576, 30, 9, 3, 1536, 49152, 100_000.0),
         };
-        Config {
-            vocab_size: vocab,
-            hidden_size: hidden,
-            intermediate_size: inter,
-            num_hidden_layers: layers,
-            num_attention_heads: heads,
-            num_key_value_heads: Some(kv),
-            head_dim: None,
-            rms_norm_eps: 1e-5,
-            rope_theta: theta,
-            tie_word_embeddings: true,
-            attention_bias: false,
-            max_position_embeddings: Some(2048),
-            model_type: Some("llama".into()),
-            rope_scaling: None,
-            hidden_act: Some("silu".into()),
-        }
+        let shape = crate::tiny::TinyConfig {
+            hidden,
+            layers,
+            heads,
+            kv_heads: kv,
+            intermediate: inter,
+            ..crate::tiny::TinyConfig::new(Vec::new(), std::path::PathBuf::new())
+        };
+        Config { rope_theta: theta, ..crate::tiny::tiny_config(&shape, vocab) }
     }
 }
 
@@ -169,33 +161,17 @@ pub fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// The medians of several rounds of one side.
-#[derive(Debug, Clone)]
-pub struct Summary {
-    pub engine: String,
-    pub version: String,
-    pub parameters: usize,
-    pub s_per_step: f64,
-    pub tokens_per_s: f64,
-    pub peak_rss_bytes: u64,
-    pub rounds: Vec<f64>,
-}
-
-/// Medians over rounds (peak RSS: the largest).
-pub fn summarise(runs: &[Measured]) -> Option<Summary> {
+/// One side over several rounds: the median step (tokens/s follows from it), the largest
+/// peak RSS, the rest from the first round.
+pub fn summarise(runs: &[Measured]) -> Option<Measured> {
     let first = runs.first()?;
     let mut steps: Vec<f64> = runs.iter().map(|m| m.s_per_step).collect();
-    let rounds = steps.clone();
     let s = median(&mut steps);
-    let tokens = first.tokens_per_s * first.s_per_step / s;
-    Some(Summary {
-        engine: first.engine.clone(),
-        version: first.version.clone(),
-        parameters: first.parameters,
+    Some(Measured {
         s_per_step: s,
-        tokens_per_s: tokens,
+        tokens_per_s: first.tokens_per_s * first.s_per_step / s,
         peak_rss_bytes: runs.iter().map(|m| m.peak_rss_bytes).max().unwrap_or(0),
-        rounds,
+        ..first.clone()
     })
 }
 
