@@ -45,6 +45,7 @@ pub mod logits;
 pub mod loss;
 pub mod model_dir;
 pub mod models;
+pub mod ops;
 pub mod optim;
 pub mod predict;
 pub mod progress;

@@ -1,14 +1,16 @@
 //! A Llama-family decoder (Llama, SmolLM2, Qwen2-style q/k/v bias) written for training.
 //!
-//! Every operation here is a composite of differentiable candle ops: candle-nn's fused
-//! `rms_norm`, `softmax_last_dim`, `rope*` and `sdpa` are built without a backward pass and would
-//! silently stop the gradient. Parameter names mirror the Hugging Face checkpoint
+//! Every operation here has a backward pass: RMSNorm, rotary embeddings, the attention softmax
+//! and SwiGLU are the fused ops of [`crate::ops`] (candle-nn's `rms_norm`, `softmax_last_dim`,
+//! `rope*` and `sdpa` are built without a backward pass and would silently stop the gradient). Parameter names mirror the Hugging Face checkpoint
 //! (`model.layers.0.self_attn.q_proj.weight`), so a checkpoint loads without renaming.
 //!
 //! Rotary embeddings use the Hugging Face "rotate half" convention: the first and second halves
 //! of each head are the two coordinates of a rotated pair.
 
 use candle_core::{DType, Device, Module, Tensor, D};
+
+use crate::ops;
 use candle_nn::{Embedding, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +123,7 @@ impl Config {
     }
 }
 
-/// RMSNorm from differentiable ops: `x / sqrt(mean(x²) + eps) * weight`.
+/// RMSNorm: `x / sqrt(mean(x²) + eps) * weight` ([`ops::rms_norm`]).
 #[derive(Debug, Clone)]
 pub struct RmsNorm {
     weight: Tensor,
@@ -140,8 +142,7 @@ impl RmsNorm {
 
 impl Module for RmsNorm {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let inv = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?.sqrt()?.recip()?;
-        x.broadcast_mul(&inv)?.broadcast_mul(&self.weight)
+        ops::rms_norm(x, &self.weight, self.eps)
     }
 }
 
@@ -173,15 +174,6 @@ pub fn rope_tables(
     let freqs = pos.broadcast_mul(&inv)?;
     let freqs = Tensor::cat(&[&freqs, &freqs], D::Minus1)?.reshape((b, 1, t, head_dim))?;
     Ok((freqs.cos()?, freqs.sin()?))
-}
-
-/// Applies rotary embeddings to `x` of shape `(b, heads, t, head_dim)`.
-fn apply_rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
-    let hd = x.dim(D::Minus1)?;
-    let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
-    let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;
-    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
-    x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
 }
 
 fn linear(
@@ -265,11 +257,9 @@ impl Attention {
     ) -> candle_core::Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let (hd, nq, nkv) = (self.head_dim, self.heads, self.kv_heads);
-        let q = self.q_proj.forward(x)?.reshape((b, t, nq, hd))?.transpose(1, 2)?;
-        let k = self.k_proj.forward(x)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?;
+        let q = ops::rope_heads(&self.q_proj.forward(x)?, cos, sin, nq)?;
+        let mut k = ops::rope_heads(&self.k_proj.forward(x)?, cos, sin, nkv)?;
         let v = self.v_proj.forward(x)?.reshape((b, t, nkv, hd))?.transpose(1, 2)?;
-        let q = apply_rope(&q.contiguous()?, cos, sin)?;
-        let mut k = apply_rope(&k.contiguous()?, cos, sin)?;
         let mut v = v.contiguous()?;
         if let Some(slot) = cache {
             if let Some((pk, pv)) = slot.as_ref() {
@@ -280,15 +270,12 @@ impl Attention {
             // every decoding step's activations together (gigabytes for a 135M model).
             *slot = Some((k.detach(), v.detach()));
         }
-        let s = k.dim(2)?;
         // Grouped-query attention without copying keys and values per query head: the query
         // heads that share one key/value head are stacked along the time axis.
         let rep = nq / nkv;
         let q = q.reshape((b, nkv, rep * t, hd))?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let att = (q.matmul(&k.t()?)? * scale)?.reshape((b, nkv, rep, t, s))?;
-        let att = att.broadcast_add(&mask.reshape((mask.dim(0)?, 1, 1, t, s))?)?;
-        let att = softmax_last_dim(&att)?.reshape((b, nkv, rep * t, s))?;
+        let att = ops::masked_softmax(&q.matmul(&k.t()?)?, mask, scale)?;
         let out = att.matmul(&v)?.reshape((b, nq, t, hd))?.transpose(1, 2)?;
         let out = out.reshape((b, t, nq * hd))?;
         self.o_proj.forward(&out)
@@ -320,8 +307,8 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = self.gate_proj.forward(x)?.silu()?;
-        self.down_proj.forward(&(gate * self.up_proj.forward(x)?)?)
+        let act = ops::swiglu(&self.gate_proj.forward(x)?, &self.up_proj.forward(x)?)?;
+        self.down_proj.forward(&act)
     }
 }
 

@@ -1,0 +1,868 @@
+//! Fused training ops with their own backward pass: RMSNorm, rotary embeddings (fused with the
+//! split into heads), scaled masked softmax and SwiGLU.
+//!
+//! Written as a chain of candle ops, each of these is five to eight graph nodes: every node
+//! allocates its output, keeps its inputs alive until the backward pass ends, and costs an
+//! allocation, a zero fill and an add again in the backward pass. Fused, each is one node that
+//! keeps only what its backward needs, walks its rows in parallel, and computes its gradient in
+//! one pass. On the CPU (f32, and f64 for the gradient checks) the fused kernels run; elsewhere
+//! (CUDA, half precision) the composite formulas do. The unit tests check that both give the
+//! same values and gradients, and the model's finite-difference test (`tests/it/model.rs`, in
+//! f64) checks the fused kernels end to end. [`with_composite`] forces the composite formulas,
+//! for comparisons.
+//!
+//! candle-nn's own `rms_norm`, `softmax_last_dim` and `rope*` cannot be used for training: they
+//! have no backward pass and silently stop the gradient.
+
+use std::cell::Cell;
+
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, D};
+use num_traits::Float;
+use rayon::prelude::*;
+
+type Result<T> = candle_core::Result<T>;
+
+thread_local! {
+    static COMPOSITE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the composite formulas instead of the fused kernels on this thread (the
+/// reference the fused kernels are compared with).
+pub fn with_composite<R>(f: impl FnOnce() -> R) -> R {
+    let before = COMPOSITE.with(|c| c.replace(true));
+    let out = f();
+    COMPOSITE.with(|c| c.set(before));
+    out
+}
+
+fn fused_here(x: &Tensor) -> bool {
+    x.device().is_cpu()
+        && matches!(x.dtype(), DType::F32 | DType::F64)
+        && !COMPOSITE.with(Cell::get)
+}
+
+/// The element types the fused kernels are written for.
+trait Real: Float + Send + Sync + std::iter::Sum + 'static {
+    fn slice(s: &CpuStorage) -> Option<&[Self]>;
+    fn storage(v: Vec<Self>) -> CpuStorage;
+    fn of(x: f64) -> Self;
+}
+
+impl Real for f32 {
+    fn slice(s: &CpuStorage) -> Option<&[Self]> {
+        match s {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn storage(v: Vec<Self>) -> CpuStorage {
+        CpuStorage::F32(v)
+    }
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+}
+
+impl Real for f64 {
+    fn slice(s: &CpuStorage) -> Option<&[Self]> {
+        match s {
+            CpuStorage::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn storage(v: Vec<Self>) -> CpuStorage {
+        CpuStorage::F64(v)
+    }
+    fn of(x: f64) -> Self {
+        x
+    }
+}
+
+fn vals<'a, T: Real>(op: &str, what: &str, s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
+    match (T::slice(s), l.contiguous_offsets()) {
+        (Some(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => bail!("{op}: {what} must be a contiguous tensor of the input's float type"),
+    }
+}
+
+/// Calls the kernel `$k::<f32>` or `$k::<f64>` by the dtype of the first storage.
+macro_rules! by_dtype {
+    ($op:expr, $first:expr, $k:ident($($arg:expr),*)) => {
+        match $first {
+            CpuStorage::F32(_) => $k::<f32>($($arg),*),
+            CpuStorage::F64(_) => $k::<f64>($($arg),*),
+            _ => bail!("{}: f32 or f64 tensors only", $op),
+        }
+    };
+}
+
+/// Rows per parallel task: enough tasks to balance the threads, at least ~16k floats each so
+/// that small tensors do not pay for the scheduling.
+fn rows_per_task(rows: usize, row_len: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let min_rows = (16 * 1024 / row_len.max(1)).max(1);
+    rows.div_ceil(threads * 4).max(min_rows).max(1)
+}
+
+/// Σ a·b in eight independent lanes (vectorisable; a plain fold is not, floats being
+/// non-associative).
+fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: T = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] = acc[i] + x[i] * y[i];
+        }
+    }
+    acc.iter().copied().sum::<T>() + tail
+}
+
+fn sigmoid<T: Real>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm
+
+/// `x / sqrt(mean(x²) + eps) * weight` over the last dimension; differentiable in both.
+///
+/// # Errors
+/// Shape mismatch between `x`'s last dimension and `weight`.
+pub fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    if fused_here(x) {
+        return x.contiguous()?.apply_op2(&weight.contiguous()?, RmsNorm { eps });
+    }
+    rms_norm_composite(x, weight, eps)
+}
+
+/// [`rms_norm`] from differentiable candle ops (every device and dtype).
+///
+/// # Errors
+/// Shape mismatch.
+pub fn rms_norm_composite(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    let inv = (x.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?.recip()?;
+    x.broadcast_mul(&inv)?.broadcast_mul(weight)
+}
+
+fn inv_rms<T: Real>(x: &[T], eps: T) -> T {
+    T::one() / (dot(x, x) / T::of(x.len() as f64) + eps).sqrt()
+}
+
+struct RmsNorm {
+    eps: f64,
+}
+
+fn rms_norm_args<'a, T: Real>(
+    op: &str,
+    s1: &'a CpuStorage,
+    l1: &Layout,
+    s2: &'a CpuStorage,
+    l2: &Layout,
+) -> Result<(&'a [T], &'a [T], usize)> {
+    let (x, w) = (vals::<T>(op, "input", s1, l1)?, vals::<T>(op, "weight", s2, l2)?);
+    let h = w.len();
+    if l1.dims().last() != Some(&h) || h == 0 {
+        bail!("{op}: input {:?} does not end in the weight's size {h}", l1.dims())
+    }
+    Ok((x, w, h))
+}
+
+fn rms_norm_fwd<T: Real>(
+    op: &str,
+    eps: f64,
+    s1: &CpuStorage,
+    l1: &Layout,
+    s2: &CpuStorage,
+    l2: &Layout,
+) -> Result<(CpuStorage, Shape)> {
+    let (x, w, h) = rms_norm_args::<T>(op, s1, l1, s2, l2)?;
+    let eps = T::of(eps);
+    let chunk = rows_per_task(x.len() / h, h) * h;
+    let mut out = vec![T::zero(); x.len()];
+    out.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).for_each(|(out, x)| {
+        for (o, x) in out.chunks_exact_mut(h).zip(x.chunks_exact(h)) {
+            let r = inv_rms(x, eps);
+            for ((o, &x), &w) in o.iter_mut().zip(x).zip(w) {
+                *o = x * r * w;
+            }
+        }
+    });
+    Ok((T::storage(out), l1.shape().clone()))
+}
+
+impl CustomOp2 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        by_dtype!(self.name(), s1, rms_norm_fwd(self.name(), self.eps, s1, l1, s2, l2))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let h = weight.elem_count();
+        let n = x.elem_count() / h;
+        let both =
+            x.apply_op3_no_bwd(weight, &grad.contiguous()?, &RmsNormGrad { eps: self.eps })?;
+        let dx = both.narrow(0, 0, n * h)?.reshape(x.shape())?;
+        let dw = both.narrow(0, n * h, h)?.reshape(weight.shape())?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// `(x, weight, g)` → `[dx…, dweight…]` flat: `dx = r·(g·w − x·r²·Σ(g·w·x)/h)`,
+/// `dw = Σ_rows g·x·r` with `r = 1/rms(x)`.
+struct RmsNormGrad {
+    eps: f64,
+}
+
+fn rms_norm_bwd<T: Real>(
+    op: &str,
+    eps: f64,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+    (s3, l3): (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    let (x, w, h) = rms_norm_args::<T>(op, s1, l1, s2, l2)?;
+    let g = vals::<T>(op, "gradient", s3, l3)?;
+    if g.len() != x.len() {
+        bail!("{op}: gradient of {} values for an input of {}", g.len(), x.len())
+    }
+    let eps = T::of(eps);
+    let inv_h = T::of(1.0 / h as f64);
+    let mut out = vec![T::zero(); x.len() + h];
+    let (dx_all, dw) = out.split_at_mut(x.len());
+    let chunk = rows_per_task(x.len() / h, h) * h;
+    let partial: Vec<Vec<T>> = dx_all
+        .par_chunks_mut(chunk)
+        .zip(x.par_chunks(chunk).zip(g.par_chunks(chunk)))
+        .map(|(dx, (x, g))| {
+            let mut dw = vec![T::zero(); h];
+            let mut gw = vec![T::zero(); h];
+            let rows = dx.chunks_exact_mut(h).zip(x.chunks_exact(h)).zip(g.chunks_exact(h));
+            for ((dx, x), g) in rows {
+                let r = inv_rms(x, eps);
+                for ((gw, &g), &w) in gw.iter_mut().zip(g).zip(w) {
+                    *gw = g * w;
+                }
+                let c = dot(&gw, x) * r * r * inv_h;
+                for i in 0..h {
+                    dx[i] = r * (gw[i] - x[i] * c);
+                    dw[i] = dw[i] + g[i] * x[i] * r;
+                }
+            }
+            dw
+        })
+        .collect();
+    for p in partial {
+        for (d, p) in dw.iter_mut().zip(p) {
+            *d = *d + p;
+        }
+    }
+    Ok((T::storage(out), Shape::from(x.len() + h)))
+}
+
+impl CustomOp3 for RmsNormGrad {
+    fn name(&self) -> &'static str {
+        "fused-rms-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let op = self.name();
+        by_dtype!(op, s1, rms_norm_bwd(op, self.eps, (s1, l1), (s2, l2), (s3, l3)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotary embeddings
+
+/// Splits `x` `(b, t, heads·head_dim)` (a projection's output) into heads and applies rotary
+/// embeddings in Hugging Face's "rotate half" convention: the result is `(b, heads, t,
+/// head_dim)`. `cos` and `sin` are `(b or 1, 1, t, head_dim)`. Differentiable in `x`.
+///
+/// # Errors
+/// Shape mismatch.
+pub fn rope_heads(x: &Tensor, cos: &Tensor, sin: &Tensor, heads: usize) -> Result<Tensor> {
+    if fused_here(x) {
+        let x = x.contiguous()?;
+        return x.apply_op3(&cos.contiguous()?, &sin.contiguous()?, Rope { heads, grad: false });
+    }
+    rope_heads_composite(x, cos, sin, heads)
+}
+
+/// [`rope_heads`] from differentiable candle ops.
+///
+/// # Errors
+/// Shape mismatch.
+pub fn rope_heads_composite(
+    x: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    heads: usize,
+) -> Result<Tensor> {
+    let (b, t, width) = x.dims3()?;
+    let hd = width / heads;
+    let x = x.reshape((b, t, heads, hd))?.transpose(1, 2)?.contiguous()?;
+    let x1 = x.narrow(D::Minus1, 0, hd / 2)?;
+    let x2 = x.narrow(D::Minus1, hd / 2, hd / 2)?;
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
+}
+
+/// Forward (`grad: false`): `(b, t, h·d)` → `(b, h, t, d)`. Backward (`grad: true`): the
+/// gradient `(b, h, t, d)` → `(b, t, h·d)`, the transposed rotation.
+struct Rope {
+    heads: usize,
+    grad: bool,
+}
+
+fn rope_kernel<T: Real>(
+    op: &Rope,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+    (s3, l3): (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    let name = op.name();
+    let x = vals::<T>(name, "input", s1, l1)?;
+    let (cos, sin) = (vals::<T>(name, "cos", s2, l2)?, vals::<T>(name, "sin", s3, l3)?);
+    let (cb, _, ct, d) = l2.shape().dims4()?;
+    let nh = op.heads;
+    let (b, t) = if op.grad {
+        let (b, h, t, dd) = l1.shape().dims4()?;
+        if h != nh || dd != d {
+            bail!("{name}: gradient {:?} for {nh} heads of {d}", l1.dims())
+        }
+        (b, t)
+    } else {
+        let (b, t, width) = l1.shape().dims3()?;
+        if width != nh * d {
+            bail!("{name}: input width {width} is not {nh} heads of {d}")
+        }
+        (b, t)
+    };
+    if ct != t || (cb != 1 && cb != b) || sin.len() != cos.len() || d % 2 != 0 {
+        bail!("{name}: tables {:?} for {b} sequences of {t} positions", l2.dims())
+    }
+    let half = d / 2;
+    let table = |bi: usize, ti: usize| {
+        let at = ((if cb == 1 { 0 } else { bi }) * t + ti) * d;
+        (&cos[at..at + d], &sin[at..at + d])
+    };
+    let mut out = vec![T::zero(); x.len()];
+    if op.grad {
+        // out is dx (b, t, h·d); x is the gradient (b, h, t, d).
+        out.par_chunks_mut(nh * d).enumerate().for_each(|(row, dx)| {
+            let (bi, ti) = (row / t, row % t);
+            let (c, s) = table(bi, ti);
+            for (hi, dx) in dx.chunks_exact_mut(d).enumerate() {
+                let g = &x[((bi * nh + hi) * t + ti) * d..][..d];
+                for i in 0..half {
+                    let j = i + half;
+                    dx[i] = g[i] * c[i] + g[j] * s[j];
+                    dx[j] = g[j] * c[j] - g[i] * s[i];
+                }
+            }
+        });
+        Ok((T::storage(out), Shape::from((b, t, nh * d))))
+    } else {
+        // out is (b, h, t, d); x is (b, t, h·d).
+        out.par_chunks_mut(t * d).enumerate().for_each(|(block, out)| {
+            let (bi, hi) = (block / nh, block % nh);
+            for (ti, o) in out.chunks_exact_mut(d).enumerate() {
+                let (c, s) = table(bi, ti);
+                let v = &x[(bi * t + ti) * nh * d + hi * d..][..d];
+                for i in 0..half {
+                    let j = i + half;
+                    o[i] = v[i] * c[i] - v[j] * s[i];
+                    o[j] = v[j] * c[j] + v[i] * s[j];
+                }
+            }
+        });
+        Ok((T::storage(out), Shape::from((b, nh, t, d))))
+    }
+}
+
+impl CustomOp3 for Rope {
+    fn name(&self) -> &'static str {
+        if self.grad {
+            "fused-rope-grad"
+        } else {
+            "fused-rope"
+        }
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        by_dtype!(self.name(), s1, rope_kernel(self, (s1, l1), (s2, l2), (s3, l3)))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let back = Rope { heads: self.heads, grad: true };
+        let dx = grad.contiguous()?.apply_op3_no_bwd(cos, sin, &back)?;
+        Ok((Some(dx), None, None))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scaled, masked softmax
+
+/// `softmax(scores · scale + mask)` over the last dimension. `scores` is `(b, a, r, s)`: `a·r`
+/// rows of `s` keys per sequence, row `k` of a sequence belonging to query position `k mod t`;
+/// `mask` is additive, `(b or 1, t, s)` (grouped-query attention stacks the query heads that
+/// share a key/value head along `r = heads_per_group·t`). Differentiable in `scores`.
+///
+/// # Errors
+/// Shape mismatch.
+pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
+    if fused_here(scores) {
+        let mask = mask.to_dtype(scores.dtype())?.contiguous()?;
+        return scores.contiguous()?.apply_op2(&mask, MaskedSoftmax { scale });
+    }
+    masked_softmax_composite(scores, mask, scale)
+}
+
+/// [`masked_softmax`] from differentiable candle ops.
+///
+/// # Errors
+/// Shape mismatch.
+pub fn masked_softmax_composite(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
+    let (b, a, r, s) = scores.dims4()?;
+    let (m, t, _) = mask.dims3()?;
+    let x = (scores * scale)?.reshape((b, a, r / t, t, s))?;
+    let x = x.broadcast_add(&mask.reshape((m, 1, 1, t, s))?)?;
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    let sum = e.sum_keepdim(D::Minus1)?;
+    e.broadcast_div(&sum)?.reshape((b, a, r, s))
+}
+
+struct MaskedSoftmax {
+    scale: f64,
+}
+
+fn softmax_fwd<T: Real>(
+    op: &str,
+    scale: f64,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    let (x, mask) = (vals::<T>(op, "scores", s1, l1)?, vals::<T>(op, "mask", s2, l2)?);
+    let (b, a, r, s) = l1.shape().dims4()?;
+    let (m, t, ms) = l2.shape().dims3()?;
+    if ms != s || t == 0 || r % t != 0 || (m != 1 && m != b) {
+        bail!("{op}: mask {:?} does not fit scores {:?}", l2.dims(), l1.dims())
+    }
+    let scale = T::of(scale);
+    let per_seq = a * r;
+    let chunk = rows_per_task(x.len() / s.max(1), s) * s;
+    let mut out = vec![T::zero(); x.len()];
+    out.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).enumerate().for_each(|(c, (out, x))| {
+        let first = c * chunk / s;
+        for (k, (o, x)) in out.chunks_exact_mut(s).zip(x.chunks_exact(s)).enumerate() {
+            let row = first + k;
+            let (bi, ti) = (row / per_seq, row % per_seq % t);
+            let mrow = &mask[((if m == 1 { 0 } else { bi }) * t + ti) * s..][..s];
+            let mut max = T::neg_infinity();
+            for ((o, &x), &mv) in o.iter_mut().zip(x).zip(mrow) {
+                *o = x * scale + mv;
+                max = max.max(*o);
+            }
+            let mut sum = T::zero();
+            for o in o.iter_mut() {
+                *o = (*o - max).exp();
+                sum = sum + *o;
+            }
+            let inv = T::one() / sum;
+            for o in o.iter_mut() {
+                *o = *o * inv;
+            }
+        }
+    });
+    Ok((T::storage(out), l1.shape().clone()))
+}
+
+impl CustomOp2 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "fused-masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        by_dtype!(self.name(), s1, softmax_fwd(self.name(), self.scale, (s1, l1), (s2, l2)))
+    }
+
+    fn bwd(
+        &self,
+        _scores: &Tensor,
+        _mask: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let ds = res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGrad { scale: self.scale })?;
+        Ok((Some(ds), None))
+    }
+}
+
+/// `(p, g)` → `scale · p ⊙ (g − Σ g⊙p)` row by row.
+struct SoftmaxGrad {
+    scale: f64,
+}
+
+fn softmax_bwd<T: Real>(
+    op: &str,
+    scale: f64,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    let (p, g) = (vals::<T>(op, "probabilities", s1, l1)?, vals::<T>(op, "gradient", s2, l2)?);
+    let s = l1.dims().last().copied().unwrap_or(1).max(1);
+    if p.len() != g.len() {
+        bail!("{op}: gradient of {} values for {}", g.len(), p.len())
+    }
+    let scale = T::of(scale);
+    let chunk = rows_per_task(p.len() / s, s) * s;
+    let mut out = vec![T::zero(); p.len()];
+    out.par_chunks_mut(chunk).zip(p.par_chunks(chunk).zip(g.par_chunks(chunk))).for_each(
+        |(out, (p, g))| {
+            let rows = out.chunks_exact_mut(s).zip(p.chunks_exact(s)).zip(g.chunks_exact(s));
+            for ((o, p), g) in rows {
+                let dotp = dot(p, g);
+                for ((o, &p), &g) in o.iter_mut().zip(p).zip(g) {
+                    *o = scale * p * (g - dotp);
+                }
+            }
+        },
+    );
+    Ok((T::storage(out), l1.shape().clone()))
+}
+
+impl CustomOp2 for SoftmaxGrad {
+    fn name(&self) -> &'static str {
+        "fused-masked-softmax-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        by_dtype!(self.name(), s1, softmax_bwd(self.name(), self.scale, (s1, l1), (s2, l2)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU
+
+/// `silu(gate) · up`, differentiable in both.
+///
+/// # Errors
+/// Shape mismatch.
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    if fused_here(gate) {
+        return gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGlu);
+    }
+    swiglu_composite(gate, up)
+}
+
+/// [`swiglu`] from differentiable candle ops.
+///
+/// # Errors
+/// Shape mismatch.
+pub fn swiglu_composite(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    gate.silu()? * up
+}
+
+fn gate_up<'a, T: Real>(
+    op: &str,
+    (s1, l1): (&'a CpuStorage, &Layout),
+    (s2, l2): (&'a CpuStorage, &Layout),
+) -> Result<(&'a [T], &'a [T])> {
+    let (a, b) = (vals::<T>(op, "gate", s1, l1)?, vals::<T>(op, "up", s2, l2)?);
+    if l1.dims() != l2.dims() {
+        bail!("{op}: gate {:?} and up {:?} differ", l1.dims(), l2.dims())
+    }
+    Ok((a, b))
+}
+
+struct SwiGlu;
+
+fn swiglu_fwd<T: Real>(
+    op: &str,
+    a: (&CpuStorage, &Layout),
+    b: (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    let (g, u) = gate_up::<T>(op, a, b)?;
+    let chunk = rows_per_task(g.len(), 1);
+    let mut out = vec![T::zero(); g.len()];
+    out.par_chunks_mut(chunk).zip(g.par_chunks(chunk).zip(u.par_chunks(chunk))).for_each(
+        |(out, (g, u))| {
+            for ((o, &g), &u) in out.iter_mut().zip(g).zip(u) {
+                *o = g * sigmoid(g) * u;
+            }
+        },
+    );
+    Ok((T::storage(out), a.1.shape().clone()))
+}
+
+impl CustomOp2 for SwiGlu {
+    fn name(&self) -> &'static str {
+        "fused-swiglu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        by_dtype!(self.name(), s1, swiglu_fwd(self.name(), (s1, l1), (s2, l2)))
+    }
+
+    fn bwd(
+        &self,
+        gate: &Tensor,
+        up: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let n = gate.elem_count();
+        let both = gate.apply_op3_no_bwd(up, &grad.contiguous()?, &SwiGluGrad)?;
+        let dg = both.narrow(0, 0, n)?.reshape(gate.shape())?;
+        let du = both.narrow(0, n, n)?.reshape(up.shape())?;
+        Ok((Some(dg), Some(du)))
+    }
+}
+
+/// `(gate, up, g)` → `[dgate…, dup…]`: `dgate = g·up·σ(x)(1 + x(1 − σ(x)))`, `dup = g·silu(x)`.
+struct SwiGluGrad;
+
+fn swiglu_bwd<T: Real>(
+    op: &str,
+    a: (&CpuStorage, &Layout),
+    b: (&CpuStorage, &Layout),
+    (s3, l3): (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    let (x, u) = gate_up::<T>(op, a, b)?;
+    let g = vals::<T>(op, "gradient", s3, l3)?;
+    let n = x.len();
+    if g.len() != n {
+        bail!("{op}: gradient of {} values for {n}", g.len())
+    }
+    let mut out = vec![T::zero(); 2 * n];
+    let (dg, du) = out.split_at_mut(n);
+    let chunk = rows_per_task(n, 1);
+    dg.par_chunks_mut(chunk)
+        .zip(du.par_chunks_mut(chunk))
+        .zip(x.par_chunks(chunk).zip(u.par_chunks(chunk)).zip(g.par_chunks(chunk)))
+        .for_each(|((dg, du), ((x, u), g))| {
+            for i in 0..x.len() {
+                let s = sigmoid(x[i]);
+                dg[i] = g[i] * u[i] * s * (T::one() + x[i] * (T::one() - s));
+                du[i] = g[i] * x[i] * s;
+            }
+        });
+    Ok((T::storage(out), Shape::from(2 * n)))
+}
+
+impl CustomOp3 for SwiGluGrad {
+    fn name(&self) -> &'static str {
+        "fused-swiglu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        by_dtype!(self.name(), s1, swiglu_bwd(self.name(), (s1, l1), (s2, l2), (s3, l3)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Var};
+
+    use super::*;
+
+    /// Deterministic values in about [-2, 2].
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 7919 + seed * 31) % 401) as f32 / 100.0 - 2.0).collect()
+    }
+
+    fn close(a: &Tensor, b: &Tensor, tol: f32, what: &str) {
+        let (a, b) = (
+            a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{what}[{i}]: fused {x} vs composite {y}"
+            );
+        }
+    }
+
+    /// Runs `f` on fresh variables built from `inputs`, with a fixed random-looking upstream
+    /// gradient, and returns the output and every input's gradient.
+    fn run(
+        inputs: &[(Vec<f32>, Vec<usize>)],
+        f: &dyn Fn(&[Tensor]) -> Tensor,
+    ) -> (Tensor, Vec<Tensor>) {
+        let dev = Device::Cpu;
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|(v, s)| Var::from_vec(v.clone(), s.as_slice(), &dev).unwrap())
+            .collect();
+        let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let out = f(&ts);
+        let up = Tensor::from_vec(values(out.elem_count(), 3), out.shape(), &dev).unwrap();
+        let grads = (&out * &up).unwrap().sum_all().unwrap().backward().unwrap();
+        let gs = vars.iter().map(|v| grads.get(v.as_tensor()).unwrap().clone()).collect();
+        (out, gs)
+    }
+
+    fn compare(
+        inputs: &[(Vec<f32>, Vec<usize>)],
+        fused: &dyn Fn(&[Tensor]) -> Tensor,
+        composite: &dyn Fn(&[Tensor]) -> Tensor,
+        what: &str,
+    ) {
+        let (fo, fg) = run(inputs, fused);
+        let (co, cg) = run(inputs, composite);
+        assert_eq!(fo.dims(), co.dims(), "{what}: shapes");
+        close(&fo, &co, 1e-5, what);
+        for (i, (a, b)) in fg.iter().zip(&cg).enumerate() {
+            assert_eq!(a.dims(), b.dims(), "{what}: gradient {i} shape");
+            close(a, b, 1e-4, &format!("{what} gradient {i}"));
+        }
+    }
+
+    #[test]
+    fn rms_norm_matches_the_composite_formula() {
+        let inputs = [(values(3 * 5 * 24, 1), vec![3, 5, 24]), (values(24, 2), vec![24])];
+        compare(
+            &inputs,
+            &|t| rms_norm(&t[0], &t[1], 1e-5).unwrap(),
+            &|t| rms_norm_composite(&t[0], &t[1], 1e-5).unwrap(),
+            "rms_norm",
+        );
+    }
+
+    fn tables(b: usize, t: usize, d: usize) -> (Vec<f32>, Vec<f32>) {
+        // Halves repeated as rope_tables makes them, positions differing per sequence.
+        let mut cos = Vec::new();
+        let mut sin = Vec::new();
+        for bi in 0..b {
+            for ti in 0..t {
+                for i in 0..d {
+                    let angle = (bi * 3 + ti) as f32 / (1.0 + (i % (d / 2)) as f32);
+                    cos.push(angle.cos());
+                    sin.push(angle.sin());
+                }
+            }
+        }
+        (cos, sin)
+    }
+
+    #[test]
+    fn rope_matches_the_composite_formula_with_shared_and_per_sequence_tables() {
+        let (b, t, h, d) = (2, 5, 3, 8);
+        for cb in [1, b] {
+            let (cos, sin) = tables(cb, t, d);
+            let dev = Device::Cpu;
+            let cos = Tensor::from_vec(cos, (cb, 1, t, d), &dev).unwrap();
+            let sin = Tensor::from_vec(sin, (cb, 1, t, d), &dev).unwrap();
+            compare(
+                &[(values(b * t * h * d, 4), vec![b, t, h * d])],
+                &|x| rope_heads(&x[0], &cos, &sin, h).unwrap(),
+                &|x| rope_heads_composite(&x[0], &cos, &sin, h).unwrap(),
+                "rope",
+            );
+        }
+    }
+
+    #[test]
+    fn masked_softmax_matches_the_composite_formula() {
+        let dev = Device::Cpu;
+        let (b, kv, rep, t) = (2, 3, 2, 4);
+        let causal = crate::models::llama::causal_mask(t, 0, &dev).unwrap();
+        let padded: Vec<f32> =
+            (0..b * t * t)
+                .map(|i| {
+                    if i % t > (i / t) % t || (i / (t * t) == 1 && i % t == 0) {
+                        -1e9
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+        let padded = Tensor::from_vec(padded, (b, t, t), &dev).unwrap();
+        for mask in [causal, padded] {
+            compare(
+                &[(values(b * kv * rep * t * t, 5), vec![b, kv, rep * t, t])],
+                &|x| masked_softmax(&x[0], &mask, 0.35).unwrap(),
+                &|x| masked_softmax_composite(&x[0], &mask, 0.35).unwrap(),
+                "masked_softmax",
+            );
+        }
+    }
+
+    #[test]
+    fn swiglu_matches_the_composite_formula() {
+        let inputs = [(values(4 * 33, 6), vec![4, 33]), (values(4 * 33, 7), vec![4, 33])];
+        compare(
+            &inputs,
+            &|t| swiglu(&t[0], &t[1]).unwrap(),
+            &|t| swiglu_composite(&t[0], &t[1]).unwrap(),
+            "swiglu",
+        );
+    }
+}
