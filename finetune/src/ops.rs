@@ -15,6 +15,8 @@
 //! have no backward pass and silently stop the gradient.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, D};
 use num_traits::Float;
@@ -725,6 +727,216 @@ impl CustomOp3 for SwiGluGrad {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Linear
+
+/// Where a [`Linear`]'s weight gradient accumulates once captured (see
+/// [`Linear::capture_weight_grad`]): `(out, in)` f32, in the weight's own layout.
+#[derive(Debug, Default)]
+pub struct GradSlot {
+    enabled: AtomicBool,
+    grad: Mutex<Option<Vec<f32>>>,
+}
+
+impl GradSlot {
+    /// The accumulated gradient, leaving the slot empty (the next backward starts from zero).
+    pub fn take(&self) -> Option<Vec<f32>> {
+        self.grad.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+}
+
+/// A dense layer `x · weightᵀ + bias` with the Hugging Face `(out, in)` weight layout.
+///
+/// On the CPU its backward pass writes the weight gradient in the weight's own layout (candle's
+/// matmul backward produces the transpose, which the gradient store then adds, strided, into a
+/// zero-filled buffer). Once captured, the weight gradient bypasses the gradient store
+/// altogether: each backward pass accumulates `gᵀ·x` straight into the [`GradSlot`] (a gemm
+/// with `dst += …`), micro-batch after micro-batch, and the optimizer takes it from there.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    slot: Arc<GradSlot>,
+}
+
+impl Linear {
+    /// A layer over `weight` `(out, in)` and an optional `bias` `(out,)`.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, bias, slot: Arc::default() }
+    }
+
+    /// The weight `(out, in)`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// From now on, backward passes through this layer accumulate the weight's gradient into
+    /// the returned slot instead of the gradient store (CPU, f32; elsewhere the store still
+    /// gets it). The caller must read the slot: [`GradSlot::take`].
+    pub fn capture_weight_grad(&self) -> Arc<GradSlot> {
+        self.slot.enabled.store(true, Ordering::Relaxed);
+        Arc::clone(&self.slot)
+    }
+
+    /// `x` `(…, in)` → `(…, out)`.
+    ///
+    /// # Errors
+    /// Shape mismatch.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = if fused_here(x) {
+            let dims = x.dims().to_vec();
+            let k = dims.last().copied().unwrap_or(1);
+            let x2 = x.contiguous()?.reshape((x.elem_count() / k.max(1), k))?;
+            let y =
+                x2.apply_op2(&self.weight.contiguous()?, LinearOp { slot: self.slot.clone() })?;
+            let mut out_dims = dims;
+            if let Some(last) = out_dims.last_mut() {
+                *last = self.weight.dim(0)?;
+            }
+            y.reshape(out_dims)?
+        } else {
+            candle_nn::Module::forward(&candle_nn::Linear::new(self.weight.clone(), None), x)?
+        };
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+struct LinearOp {
+    slot: Arc<GradSlot>,
+}
+
+fn threads() -> gemm::Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// `x` `(n, k)` · `w` `(o, k)`ᵀ → `(n, o)`, both row-major.
+fn linear_fwd<T: Real>(
+    op: &str,
+    (s1, l1): (&CpuStorage, &Layout),
+    (s2, l2): (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    let (x, w) = (vals::<T>(op, "input", s1, l1)?, vals::<T>(op, "weight", s2, l2)?);
+    let (n, k) = l1.shape().dims2()?;
+    let (o, wk) = l2.shape().dims2()?;
+    if wk != k {
+        bail!("{op}: input {:?} against weight {:?}", l1.dims(), l2.dims())
+    }
+    let mut y = vec![T::zero(); n * o];
+    if n > 0 && o > 0 {
+        // SAFETY: the pointers cover n·k, o·k and n·o elements with the strides given
+        // (row-major x and y; w read as its transpose: element (i, j) of wᵀ is w[j·k + i]).
+        unsafe {
+            gemm::gemm(
+                n,
+                o,
+                k,
+                y.as_mut_ptr(),
+                1,
+                o as isize,
+                false,
+                x.as_ptr(),
+                1,
+                k as isize,
+                w.as_ptr(),
+                k as isize,
+                1,
+                T::zero(),
+                T::one(),
+                false,
+                false,
+                false,
+                threads(),
+            );
+        }
+    }
+    Ok((T::storage(y), Shape::from((n, o))))
+}
+
+impl CustomOp2 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        by_dtype!(self.name(), s1, linear_fwd(self.name(), (s1, l1), (s2, l2)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = grad.contiguous()?;
+        let dx = g.matmul(w)?;
+        if self.slot.enabled.load(Ordering::Relaxed) && g.dtype() == DType::F32 {
+            accumulate_weight_grad(&self.slot, &g, x)?;
+            return Ok((Some(dx), None));
+        }
+        // gᵀ·x is (out, in), the weight's own layout: no transpose for the store to add.
+        Ok((Some(dx), Some(g.t()?.matmul(x)?)))
+    }
+}
+
+/// `slot += gᵀ · x` for `g` `(n, o)` and `x` `(n, k)`, f32, contiguous.
+fn accumulate_weight_grad(slot: &GradSlot, g: &Tensor, x: &Tensor) -> Result<()> {
+    let (n, o) = g.dims2()?;
+    let k = x.dim(1)?;
+    let x = x.contiguous()?;
+    let (gs, gl) = g.storage_and_layout();
+    let (xs, xl) = x.storage_and_layout();
+    let (candle_core::Storage::Cpu(gs), candle_core::Storage::Cpu(xs)) = (&*gs, &*xs) else {
+        bail!("linear: captured weight gradients need CPU tensors")
+    };
+    let gv = vals::<f32>("linear", "gradient", gs, gl)?;
+    let xv = vals::<f32>("linear", "input", xs, xl)?;
+    let mut guard = slot.grad.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let read_dst = guard.is_some();
+    let dst = guard.get_or_insert_with(|| vec![0f32; o * k]);
+    if dst.len() != o * k {
+        bail!("linear: gradient slot of {} values for a ({o}, {k}) weight", dst.len())
+    }
+    // SAFETY: dst is o·k row-major; gᵀ element (i, r) is g[r·o + i]; x element (r, j) is
+    // x[r·k + j]; every index stays inside the slices checked above.
+    unsafe {
+        gemm::gemm(
+            o,
+            k,
+            n,
+            dst.as_mut_ptr(),
+            1,
+            k as isize,
+            read_dst,
+            gv.as_ptr(),
+            o as isize,
+            1,
+            xv.as_ptr(),
+            1,
+            k as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            threads(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use candle_core::{Device, Var};
@@ -864,5 +1076,41 @@ mod tests {
             &|t| swiglu_composite(&t[0], &t[1]).unwrap(),
             "swiglu",
         );
+    }
+
+    #[test]
+    fn linear_matches_the_composite_formula_and_captures_weight_gradients() {
+        let inputs = [
+            (values(2 * 3 * 7, 8), vec![2, 3, 7]),
+            (values(5 * 7, 9), vec![5, 7]),
+            (values(5, 10), vec![5]),
+        ];
+        let layer = |t: &[Tensor]| Linear::new(t[1].clone(), Some(t[2].clone()));
+        compare(
+            &inputs,
+            &|t| layer(t).forward(&t[0]).unwrap(),
+            &|t| with_composite(|| layer(t).forward(&t[0]).unwrap()),
+            "linear",
+        );
+        // Captured: the store gets no weight gradient, the slot gets the same values, summed
+        // over two backward passes.
+        let (_, expected) = run(&inputs, &|t| layer(t).forward(&t[0]).unwrap());
+        let dev = Device::Cpu;
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|(v, s)| Var::from_vec(v.clone(), s.as_slice(), &dev).unwrap())
+            .collect();
+        let lin = Linear::new(vars[1].as_tensor().clone(), Some(vars[2].as_tensor().clone()));
+        let slot = lin.capture_weight_grad();
+        for _ in 0..2 {
+            let out = lin.forward(vars[0].as_tensor()).unwrap();
+            let up = Tensor::from_vec(values(out.elem_count(), 3), out.shape(), &dev).unwrap();
+            let grads = (&out * &up).unwrap().sum_all().unwrap().backward().unwrap();
+            assert!(grads.get(vars[1].as_tensor()).is_none(), "weight gradient in the store");
+            close(grads.get(vars[0].as_tensor()).unwrap(), &expected[0], 1e-4, "input gradient");
+        }
+        let twice = Tensor::from_vec(slot.take().unwrap(), (5, 7), &dev).unwrap();
+        close(&twice, &(&expected[1] * 2.0).unwrap(), 1e-4, "captured weight gradient");
+        assert!(slot.take().is_none(), "taking empties the slot");
     }
 }

@@ -464,21 +464,36 @@ pub fn optimizer_step(
     let norm = total_weight(&all);
     let mut grads: Vec<Option<Tensor>> = vec![None; params.vars.len()];
     let mut stats = Stats::default();
+    // Dense-layer weight gradients accumulate in these slots over the micro-batches, in place;
+    // the rest (norms, biases, embedding rows) comes through candle's gradient store.
+    let captured: std::collections::HashMap<_, _> =
+        model.capture_weight_grads().into_iter().collect();
+    let add = |slot: &mut Option<Tensor>, g: Tensor| -> Result<()> {
+        *slot = Some(match slot.take() {
+            Some(acc) => (acc + g)?,
+            None => g,
+        });
+        Ok(())
+    };
     for mb in micro {
         let (loss, s) = batch_loss(model, mb, norm, device)?;
         if !s.weighted_nll.is_finite() {
+            // Leave no partial sums behind for the next step.
+            captured.values().for_each(|slot| drop(slot.take()));
             return Ok(Err(s.loss()));
         }
         let mut store = loss.backward()?;
         for (slot, (_, var)) in grads.iter_mut().zip(&params.vars) {
             if let Some(g) = store.remove(var.as_tensor()) {
-                *slot = Some(match slot.take() {
-                    Some(acc) => (acc + g)?,
-                    None => g,
-                });
+                add(slot, g)?;
             }
         }
         stats.add(&s);
+    }
+    for (slot, (_, var)) in grads.iter_mut().zip(&params.vars) {
+        if let Some(g) = captured.get(&var.as_tensor().id()).and_then(|c| c.take()) {
+            add(slot, Tensor::from_vec(g, var.shape(), device)?)?;
+        }
     }
     let gnorm = grad_norm(&grads)?;
     if !gnorm.is_finite() {

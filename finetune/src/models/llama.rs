@@ -10,8 +10,10 @@
 
 use candle_core::{DType, Device, Module, Tensor, D};
 
-use crate::ops;
-use candle_nn::{Embedding, Linear, VarBuilder};
+use std::sync::Arc;
+
+use crate::ops::{self, GradSlot, Linear};
+use candle_nn::{Embedding, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 /// The model configuration, read from a Hugging Face `config.json` (unknown keys are ignored).
@@ -182,11 +184,9 @@ fn linear(
     bias: bool,
     vb: VarBuilder,
 ) -> candle_core::Result<Linear> {
-    if bias {
-        candle_nn::linear(in_dim, out_dim, vb)
-    } else {
-        candle_nn::linear_no_bias(in_dim, out_dim, vb)
-    }
+    let weight = vb.get((out_dim, in_dim), "weight")?;
+    let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
+    Ok(Linear::new(weight, bias))
 }
 
 /// Keys and values of the positions seen so far, per layer, for generation.
@@ -243,6 +243,10 @@ impl Attention {
             kv_heads: nkv,
             head_dim: hd,
         })
+    }
+
+    fn linears(&self) -> [&Linear; 4] {
+        [&self.q_proj, &self.k_proj, &self.v_proj, &self.o_proj]
     }
 
     /// `x`: `(b, t, hidden)`; `mask`: additive, broadcastable to `(b, 1, t, s)` where `s` counts
@@ -453,6 +457,21 @@ impl LlamaForCausalLM {
             linear(cfg.hidden_size, cfg.vocab_size, false, vb.pp("lm_head"))?
         };
         Ok(Self { model, lm_head })
+    }
+
+    /// Routes the weight gradients of every dense layer (the attention and MLP projections and
+    /// the LM head, which is the embedding matrix when tied) around candle's gradient store:
+    /// backward passes accumulate them into the returned slots, keyed by the weight tensor.
+    /// The training step adds them to what the store holds for the same tensor.
+    pub fn capture_weight_grads(&self) -> Vec<(candle_core::TensorId, Arc<GradSlot>)> {
+        let layers = self.model.layers.iter().flat_map(|l| {
+            let [q, k, v, o] = l.self_attn.linears();
+            [q, k, v, o, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj]
+        });
+        layers
+            .chain([&self.lm_head])
+            .map(|lin| (lin.weight().id(), lin.capture_weight_grad()))
+            .collect()
     }
 
     /// The backbone.
