@@ -1,6 +1,7 @@
 //! Data order (shuffled, length-bucketed batches) and the loss of one micro-batch.
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var, D};
 
 use crate::data::Encoded;
 use crate::models::llama::{causal_mask, LlamaForCausalLM};
@@ -100,17 +101,21 @@ pub fn total_weight(examples: &[&Encoded]) -> f64 {
     examples.iter().map(|e| e.weights.iter().skip(1).map(|&w| f64::from(w)).sum::<f64>()).sum()
 }
 
-/// The forward pass of one micro-batch: the loss tensor `Σ w·nll / normaliser` (for backward)
-/// and its statistics.
-///
-/// # Errors
-/// Tensor errors.
-pub fn batch_loss(
-    model: &LlamaForCausalLM,
-    examples: &[&Encoded],
-    normaliser: f64,
-    device: &Device,
-) -> Result<(Tensor, Stats)> {
+/// One micro-batch as tensors: right-padded inputs, the flat positions that carry loss, their
+/// targets and weights.
+struct Prepared {
+    input: Tensor,
+    positions: Tensor,
+    mask: Tensor,
+    select: Tensor,
+    targets: Vec<u32>,
+    weights: Vec<f32>,
+    owner: Vec<usize>,
+    counted: Vec<bool>,
+    stats: Stats,
+}
+
+fn prepare(examples: &[&Encoded], device: &Device) -> Result<Prepared> {
     let b = examples.len();
     let t = examples.iter().map(|e| e.len()).max().unwrap_or(1).saturating_sub(1).max(1);
     let mut input = vec![0u32; b * t];
@@ -135,31 +140,45 @@ pub fn batch_loss(
             }
         }
     }
-    let input = Tensor::from_vec(input, (b, t), device)?;
-    let positions = Tensor::arange(0u32, t as u32, device)?.reshape((1, t))?;
-    let mask = causal_mask(t, 0, device)?;
     let n = select.len();
-    let select_t = Tensor::from_vec(select, n, device)?;
-    let logits = model.forward_selected(&input, &positions, &mask, &select_t)?;
-    let targets_t = Tensor::from_vec(targets.clone(), n, device)?;
-    let weights_t = Tensor::from_vec(weights.clone(), n, device)?;
-    let nll = crate::loss::cross_entropy(&logits, &targets_t)?;
+    Ok(Prepared {
+        input: Tensor::from_vec(input, (b, t), device)?,
+        positions: Tensor::arange(0u32, t as u32, device)?.reshape((1, t))?,
+        mask: causal_mask(t, 0, device)?,
+        select: Tensor::from_vec(select, n, device)?,
+        targets,
+        weights,
+        owner,
+        counted,
+        stats,
+    })
+}
+
+/// The loss `Σ w·nll / normaliser` of the selected logits, and the batch statistics.
+fn loss_of(logits: &Tensor, p: &Prepared, normaliser: f64) -> Result<(Tensor, Stats)> {
+    let device = logits.device();
+    let n = p.targets.len();
+    let b = p.stats.examples as usize;
+    let targets_t = Tensor::from_slice(&p.targets, n, device)?;
+    let weights_t = Tensor::from_slice(&p.weights, n, device)?;
+    let nll = crate::loss::cross_entropy(logits, &targets_t)?;
     let weighted = (&nll * &weights_t)?.sum_all()?;
     let loss = (&weighted / normaliser.max(f64::MIN_POSITIVE))?;
 
+    let mut stats = p.stats;
     stats.weighted_nll = f64::from(weighted.to_dtype(DType::F32)?.to_scalar::<f32>()?);
-    stats.weight = weights.iter().map(|&w| f64::from(w)).sum();
+    stats.weight = p.weights.iter().map(|&w| f64::from(w)).sum();
     let predicted: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
     let mut all_right = vec![true; b];
     let mut has_counted = vec![false; b];
     for i in 0..n {
-        if counted[i] {
+        if p.counted[i] {
             stats.counted_tokens += 1;
-            has_counted[owner[i]] = true;
-            if predicted[i] == targets[i] {
+            has_counted[p.owner[i]] = true;
+            if predicted[i] == p.targets[i] {
                 stats.correct_tokens += 1;
             } else {
-                all_right[owner[i]] = false;
+                all_right[p.owner[i]] = false;
             }
         }
     }
@@ -170,6 +189,79 @@ pub fn batch_loss(
         }
     }
     Ok((loss, stats))
+}
+
+/// The forward pass of one micro-batch: the loss tensor `Σ w·nll / normaliser` (for backward)
+/// and its statistics.
+///
+/// # Errors
+/// Tensor errors.
+pub fn batch_loss(
+    model: &LlamaForCausalLM,
+    examples: &[&Encoded],
+    normaliser: f64,
+    device: &Device,
+) -> Result<(Tensor, Stats)> {
+    let p = prepare(examples, device)?;
+    let logits = model.forward_selected(&p.input, &p.positions, &p.mask, &p.select)?;
+    loss_of(&logits, &p, normaliser)
+}
+
+/// Forward and backward of one micro-batch with activation checkpointing: the forward pass
+/// keeps only each layer's input `(b, t, hidden)` and drops the layer's activations; the
+/// backward pass then goes from the top, recomputing one layer at a time from its saved input
+/// and back-propagating the incoming gradient through it, so that at most one layer's
+/// activations are alive. One extra forward pass of the layers buys memory that no longer grows
+/// with depth. The gradients are the same as [`batch_loss`]'s backward (the kernels are
+/// deterministic); each partial gradient store is handed to `collect` (several per call, each
+/// holding part of the parameters' gradients). A non-finite loss returns before any backward
+/// pass.
+///
+/// # Errors
+/// Tensor errors.
+pub fn checkpointed_backward(
+    model: &LlamaForCausalLM,
+    examples: &[&Encoded],
+    normaliser: f64,
+    device: &Device,
+    mut collect: impl FnMut(&mut GradStore) -> Result<()>,
+) -> Result<Stats> {
+    let p = prepare(examples, device)?;
+    let m = model.model();
+    let embedded = m.embed(&p.input)?;
+    let li = m.layer_inputs(&p.positions, &p.mask, embedded.dtype())?;
+    // Layer inputs, detached: no graph keeps a layer's activations alive.
+    let mut xs = vec![embedded.detach()];
+    for i in 0..m.num_layers() {
+        let y = m.layer(i, &xs[i], &li)?.detach();
+        xs.push(y);
+    }
+    let top = Var::from_tensor(&xs[m.num_layers()])?;
+    let logits = model.head_selected(&m.final_norm(top.as_tensor())?, &p.select)?;
+    let (loss, stats) = loss_of(&logits, &p, normaliser)?;
+    if !stats.weighted_nll.is_finite() {
+        return Ok(stats);
+    }
+    let mut store = loss.backward()?;
+    drop((loss, logits));
+    let mut grad = store.remove(top.as_tensor()).ok_or_else(missing)?;
+    collect(&mut store)?;
+    drop(store);
+    for i in (0..m.num_layers()).rev() {
+        let x = Var::from_tensor(&xs[i])?;
+        xs.truncate(i);
+        let y = m.layer(i, x.as_tensor(), &li)?;
+        let mut store = (y * &grad)?.sum_all()?.backward()?;
+        grad = store.remove(x.as_tensor()).ok_or_else(missing)?;
+        collect(&mut store)?;
+    }
+    let mut store = (embedded * &grad)?.sum_all()?.backward()?;
+    collect(&mut store)?;
+    Ok(stats)
+}
+
+fn missing() -> crate::Error {
+    crate::Error::Config("activation checkpointing: a layer input received no gradient".into())
 }
 
 #[cfg(test)]

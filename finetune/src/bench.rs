@@ -84,6 +84,8 @@ pub struct BenchOptions {
     pub steps: usize,
     pub warmup: usize,
     pub seed: u64,
+    /// Train with activation checkpointing.
+    pub grad_checkpoint: bool,
 }
 
 /// Trains the shape with the project's trainer in this process and measures it.
@@ -117,8 +119,11 @@ pub fn measure_project(o: &BenchOptions) -> Result<Measured> {
             &params,
             &mut opt,
             &micro,
-            1e-4,
-            Some(1.0),
+            crate::train::StepOptions {
+                lr: 1e-4,
+                max_grad_norm: Some(1.0),
+                grad_checkpoint: o.grad_checkpoint,
+            },
             &device,
         )?
         .map_err(|bad| Error::Config(format!("non-finite loss or gradient norm {bad}")))?;
@@ -188,6 +193,7 @@ mod tests {
             steps: 3,
             warmup: 1,
             seed: 1,
+            grad_checkpoint: false,
         })
         .unwrap();
         assert_eq!(m.parameters, 5_261_568, "the shape the PyTorch side builds");

@@ -26,6 +26,7 @@
 //!     hparams: HParams { epochs: 3, learning_rate: 3e-3, ..HParams::default() },
 //!     resume: false,
 //!     stop_after: None,
+//!     grad_checkpoint: false,
 //!     device: candle_core::Device::Cpu,
 //! };
 //! let summary = train(&cfg, &Reporter::silent())?;

@@ -76,6 +76,9 @@ struct BenchArgs {
     /// kernels (RMSNorm, rotary, softmax, SwiGLU), to see what the kernels buy.
     #[arg(long)]
     composite: bool,
+    /// Train the project's side with activation checkpointing (`--grad-checkpoint`).
+    #[arg(long)]
+    grad_checkpoint: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Run the project's side in this process and print its JSON line (used by the driver).
@@ -167,6 +170,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         steps: a.steps,
         warmup: a.warmup,
         seed: a.seed,
+        grad_checkpoint: a.grad_checkpoint,
     };
     if a.worker {
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
@@ -228,6 +232,9 @@ fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
         cmd.arg("bench").arg("--worker").args(&common[..]);
         if a.composite {
             cmd.arg("--composite");
+        }
+        if a.grad_checkpoint {
+            cmd.arg("--grad-checkpoint");
         }
         let m = run(cmd, "the project's side")?;
         eprintln!(
@@ -469,6 +476,11 @@ struct HParamArgs {
     /// Stop after N evaluations without a better validation loss.
     #[arg(long)]
     patience: Option<u64>,
+    /// Activation checkpointing: keep only each layer's input during the forward pass and
+    /// recompute the layer in the backward pass (less memory, one extra forward pass). The
+    /// trained weights are the same.
+    #[arg(long)]
+    grad_checkpoint: bool,
 }
 
 impl HParamArgs {
@@ -513,6 +525,7 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         hparams: a.hp.hparams(),
         resume: a.resume,
         stop_after: a.stop_after,
+        grad_checkpoint: a.hp.grad_checkpoint,
         device,
     };
     let rep = finetune::progress::Reporter::stderr(a.run.quiet);
@@ -634,6 +647,7 @@ fn round(a: RoundArgs) -> anyhow::Result<ExitCode> {
         hparams: a.hp.hparams(),
         mine_hard: !a.no_hard_mining,
         predict_batch_size: 16,
+        grad_checkpoint: a.hp.grad_checkpoint,
         device,
     };
     let rep = finetune::progress::Reporter::stderr(a.run.quiet);

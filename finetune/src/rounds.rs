@@ -106,6 +106,8 @@ pub struct RoundConfig {
     /// Predict the round's training examples afterwards to find its hard examples.
     pub mine_hard: bool,
     pub predict_batch_size: usize,
+    /// Activation checkpointing while training ([`TrainConfig::grad_checkpoint`]).
+    pub grad_checkpoint: bool,
     pub device: Device,
 }
 
@@ -176,6 +178,7 @@ pub fn run_round(cfg: &RoundConfig, rep: &Reporter) -> Result<RoundRecord> {
         // A round that was interrupted is resumed (its data file is rebuilt identically).
         resume: dir.exists(),
         stop_after: None,
+        grad_checkpoint: cfg.grad_checkpoint,
         device: cfg.device.clone(),
     };
     let metrics = train(&tcfg, rep)?;

@@ -7,12 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor};
 use records::run::{read_results, write_results_to, ResultsRow};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::batch::{batch_loss, epoch_batches, total_weight, Stats};
+use crate::batch::{batch_loss, checkpointed_backward, epoch_batches, total_weight, Stats};
 use crate::checkpoint::{self, TrainState, CHECKPOINTS_DIR};
 use crate::data::{Dataset, Encoded, Encoder};
 use crate::model_dir::{copy_model_files, ModelDir, Params, WEIGHTS_FILE};
@@ -118,6 +119,10 @@ pub struct TrainConfig {
     pub resume: bool,
     /// Stop after this optimizer step as if killed there (the run stays resumable).
     pub stop_after: Option<u64>,
+    /// Activation checkpointing: less memory for one extra forward pass of the layers. Not a
+    /// hyper-parameter: the trained weights are the same either way, and a run may resume with
+    /// the other setting.
+    pub grad_checkpoint: bool,
     pub device: Device,
 }
 
@@ -339,8 +344,11 @@ pub fn train(cfg: &TrainConfig, rep: &Reporter) -> Result<TrainSummary> {
                 &params,
                 &mut opt,
                 &micro,
-                lr,
-                hp.max_grad_norm,
+                StepOptions {
+                    lr,
+                    max_grad_norm: hp.max_grad_norm,
+                    grad_checkpoint: cfg.grad_checkpoint,
+                },
                 &cfg.device,
             )? {
                 Ok(stats) => stats,
@@ -445,6 +453,18 @@ pub fn train(cfg: &TrainConfig, rep: &Reporter) -> Result<TrainSummary> {
     Ok(summary)
 }
 
+/// The settings of one optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOptions {
+    /// Learning rate of this step.
+    pub lr: f64,
+    /// Global gradient-norm clipping (`None` disables).
+    pub max_grad_norm: Option<f64>,
+    /// Activation checkpointing ([`crate::batch::checkpointed_backward`]): one extra forward
+    /// pass of the layers, activations of one layer alive at a time.
+    pub grad_checkpoint: bool,
+}
+
 /// One optimizer step over the micro-batches of a group (gradient accumulation): forward,
 /// backward, global-norm clipping to `max_grad_norm`, AdamW. The inner result is the step's
 /// statistics, or the non-finite loss or gradient norm that stopped it before the update.
@@ -456,8 +476,7 @@ pub fn optimizer_step(
     params: &Params,
     opt: &mut AdamW,
     micro: &[Vec<&Encoded>],
-    lr: f64,
-    max_grad_norm: Option<f64>,
+    o: StepOptions,
     device: &Device,
 ) -> Result<std::result::Result<Stats, f64>> {
     let all: Vec<&Encoded> = micro.iter().flatten().copied().collect();
@@ -465,7 +484,7 @@ pub fn optimizer_step(
     let mut grads: Vec<Option<Tensor>> = vec![None; params.vars.len()];
     let mut stats = Stats::default();
     // Dense-layer weight gradients accumulate in these slots over the micro-batches, in place;
-    // the rest (norms, biases, embedding rows) comes through candle's gradient store.
+    // the rest (norms, biases, embedding rows) comes through candle's gradient stores.
     let captured: std::collections::HashMap<_, _> =
         model.capture_weight_grads().into_iter().collect();
     let add = |slot: &mut Option<Tensor>, g: Tensor| -> Result<()> {
@@ -476,17 +495,27 @@ pub fn optimizer_step(
         Ok(())
     };
     for mb in micro {
-        let (loss, s) = batch_loss(model, mb, norm, device)?;
+        let mut collect = |store: &mut GradStore| -> Result<()> {
+            for (slot, (_, var)) in grads.iter_mut().zip(&params.vars) {
+                if let Some(g) = store.remove(var.as_tensor()) {
+                    add(slot, g)?;
+                }
+            }
+            Ok(())
+        };
+        let s = if o.grad_checkpoint {
+            checkpointed_backward(model, mb, norm, device, &mut collect)?
+        } else {
+            let (loss, s) = batch_loss(model, mb, norm, device)?;
+            if s.weighted_nll.is_finite() {
+                collect(&mut loss.backward()?)?;
+            }
+            s
+        };
         if !s.weighted_nll.is_finite() {
             // Leave no partial sums behind for the next step.
             captured.values().for_each(|slot| drop(slot.take()));
             return Ok(Err(s.loss()));
-        }
-        let mut store = loss.backward()?;
-        for (slot, (_, var)) in grads.iter_mut().zip(&params.vars) {
-            if let Some(g) = store.remove(var.as_tensor()) {
-                add(slot, g)?;
-            }
         }
         stats.add(&s);
     }
@@ -499,11 +528,11 @@ pub fn optimizer_step(
     if !gnorm.is_finite() {
         return Ok(Err(gnorm));
     }
-    let scale = match max_grad_norm {
+    let scale = match o.max_grad_norm {
         Some(max) if gnorm > max => max / (gnorm + 1e-6),
         _ => 1.0,
     };
-    opt.step(params, &grads, lr, scale)?;
+    opt.step(params, &grads, o.lr, scale)?;
     Ok(Ok(stats))
 }
 

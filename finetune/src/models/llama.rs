@@ -368,6 +368,15 @@ pub struct Model {
     cfg: Config,
 }
 
+/// What every layer of one forward pass reads besides its input: rotary tables and the
+/// additive mask.
+#[derive(Debug, Clone)]
+pub struct LayerInputs {
+    cos: Tensor,
+    sin: Tensor,
+    mask: Tensor,
+}
+
 /// Additive causal mask `(1, t, s)` for `t` new positions after `past` cached ones.
 ///
 /// # Errors
@@ -418,14 +427,11 @@ impl Model {
         mask: &Tensor,
         mut cache: Option<&mut KvCache>,
     ) -> candle_core::Result<Tensor> {
-        let mut x = self.embed_tokens.forward(input_ids)?;
-        let dtype = x.dtype();
-        let (cos, sin) = rope_tables(positions, self.cfg.head_dim(), self.cfg.rope_theta)?;
-        let (cos, sin) = (cos.to_dtype(dtype)?, sin.to_dtype(dtype)?);
-        let mask = &mask.to_dtype(dtype)?;
+        let mut x = self.embed(input_ids)?;
+        let li = self.layer_inputs(positions, mask, x.dtype())?;
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            x = layer.forward(&x, &cos, &sin, mask, slot)?;
+            x = layer.forward(&x, &li.cos, &li.sin, &li.mask, slot)?;
         }
         self.norm.forward(&x)
     }
@@ -433,6 +439,53 @@ impl Model {
     /// The input embedding matrix `(vocab, hidden)`.
     pub fn embeddings(&self) -> &Tensor {
         self.embed_tokens.embeddings()
+    }
+
+    /// The token embeddings of `input_ids` (the first piece of [`Model::forward`]).
+    ///
+    /// # Errors
+    /// Tensor errors.
+    pub fn embed(&self, input_ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.embed_tokens.forward(input_ids)
+    }
+
+    /// Everything the layers share: rotary tables and the mask, in `dtype`.
+    ///
+    /// # Errors
+    /// Tensor errors.
+    pub fn layer_inputs(
+        &self,
+        positions: &Tensor,
+        mask: &Tensor,
+        dtype: DType,
+    ) -> candle_core::Result<LayerInputs> {
+        let (cos, sin) = rope_tables(positions, self.cfg.head_dim(), self.cfg.rope_theta)?;
+        Ok(LayerInputs {
+            cos: cos.to_dtype(dtype)?,
+            sin: sin.to_dtype(dtype)?,
+            mask: mask.to_dtype(dtype)?,
+        })
+    }
+
+    /// Number of decoder layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Decoder layer `i` on `x` `(b, t, hidden)`, without a cache.
+    ///
+    /// # Errors
+    /// Tensor errors.
+    pub fn layer(&self, i: usize, x: &Tensor, inputs: &LayerInputs) -> candle_core::Result<Tensor> {
+        self.layers[i].forward(x, &inputs.cos, &inputs.sin, &inputs.mask, None)
+    }
+
+    /// The final norm (the last piece of [`Model::forward`]).
+    ///
+    /// # Errors
+    /// Tensor errors.
+    pub fn final_norm(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.norm.forward(x)
     }
 }
 
@@ -497,6 +550,15 @@ impl LlamaForCausalLM {
         select: &Tensor,
     ) -> candle_core::Result<Tensor> {
         let hidden = self.model.forward(input_ids, positions, mask, None)?;
+        self.head_selected(&hidden, select)
+    }
+
+    /// The LM head on the final (normed) hidden states `(b, t, hidden)` at the flat positions
+    /// `select`.
+    ///
+    /// # Errors
+    /// Tensor errors (shape mismatches).
+    pub fn head_selected(&self, hidden: &Tensor, select: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t, h) = hidden.dims3()?;
         let picked = hidden.reshape((b * t, h))?.index_select(select, 0)?;
         self.lm_head.forward(&picked)

@@ -187,32 +187,37 @@ fn cached_generation_matches_a_full_forward_and_padding_changes_nothing() {
 }
 
 #[test]
-fn fused_ops_give_the_composite_loss_curve() {
-    // The same seed, data and optimizer, once through the fused kernels and once through the
-    // composite candle formulas: the loss curves agree to float tolerance.
+fn fused_ops_and_checkpointing_give_the_composite_loss_curve() {
+    // The same seed, data and optimizer (two micro-batches per step), once through the fused
+    // kernels, once through the composite candle formulas and once with activation
+    // checkpointing: the loss curves agree to float tolerance.
     use finetune::optim::{AdamW, AdamWConfig};
-    use finetune::train::optimizer_step;
+    use finetune::train::{optimizer_step, StepOptions};
     let cfg = small_config(true, false);
     let a = example(&[1, 5, 9, 13, 17, 21, 25, 3, 8]);
     let b = example(&[2, 6, 10, 14, 30]);
-    let micro = vec![vec![&a, &b]];
-    let curve = || {
+    let c = example(&[7, 7, 19, 4]);
+    let micro = vec![vec![&a, &b], vec![&c]];
+    let curve = |grad_checkpoint: bool| {
         let (model, params) =
             build_model(&cfg, random_weights(&cfg, 5).unwrap(), &Device::Cpu).unwrap();
         let mut opt = AdamW::new(&params, AdamWConfig::default()).unwrap();
         (0..6)
             .map(|_| {
-                optimizer_step(&model, &params, &mut opt, &micro, 3e-3, Some(1.0), &Device::Cpu)
+                let o = StepOptions { lr: 3e-3, max_grad_norm: Some(1.0), grad_checkpoint };
+                optimizer_step(&model, &params, &mut opt, &micro, o, &Device::Cpu)
                     .unwrap()
                     .unwrap()
                     .loss()
             })
             .collect::<Vec<f64>>()
     };
-    let fused = curve();
-    let composite = finetune::ops::with_composite(curve);
+    let fused = curve(false);
+    let composite = finetune::ops::with_composite(|| curve(false));
+    let checkpointed = curve(true);
     assert!(fused.last() < fused.first(), "the model learns: {fused:?}");
-    for (f, c) in fused.iter().zip(&composite) {
+    for ((f, c), k) in fused.iter().zip(&composite).zip(&checkpointed) {
         assert!((f - c).abs() <= 1e-5 * c.abs(), "fused {fused:?} vs composite {composite:?}");
+        assert!((f - k).abs() <= 1e-6 * f.abs(), "{fused:?} vs checkpointed {checkpointed:?}");
     }
 }

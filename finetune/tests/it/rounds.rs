@@ -23,6 +23,7 @@ fn second_round_continues_from_the_first_with_the_next_slice_and_hard_examples()
         hparams: HParams { epochs: 1, learning_rate: 3e-3, ..HParams::default() },
         mine_hard: true,
         predict_batch_size: 16,
+        grad_checkpoint: false,
         device: Device::Cpu,
     };
     let r1 = run_round(&cfg, &Reporter::silent()).unwrap();

@@ -21,6 +21,7 @@ fn config(base: &Path, out: &Path, hparams: HParams) -> TrainConfig {
         hparams,
         resume: false,
         stop_after: None,
+        grad_checkpoint: false,
         device: Device::Cpu,
     }
 }
