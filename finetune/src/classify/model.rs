@@ -14,6 +14,7 @@ use crate::model_dir::{
 };
 use crate::models::bert::{self, BertForSequenceClassification, Dropout};
 use crate::models::distilbert::{self, DistilBertForSequenceClassification};
+use crate::models::llama::{self, LlamaForSequenceClassification};
 use crate::models::roberta::RobertaForSequenceClassification;
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -37,6 +38,18 @@ pub enum Arch {
     DistilBert(distilbert::Config),
     /// RoBERTa, CamemBERT and XLM-RoBERTa; the string is the `model_type`.
     Roberta(bert::Config, String),
+    /// A Llama-family decoder (Llama, SmolLM2, Qwen2, Mistral) with last-token pooling.
+    Decoder(Box<DecoderHead>),
+}
+
+/// What a decoder classifier needs beside the backbone's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecoderHead {
+    pub config: llama::Config,
+    /// `pad_token_id` of `config.json`, else `eos_token_id`, else 0; saved into the
+    /// classifier's config (`transformers` needs it to find each sequence's last token).
+    pub pad_id: u32,
+    pub initializer_range: f64,
 }
 
 impl Arch {
@@ -53,11 +66,22 @@ impl Arch {
             "roberta" | "camembert" | "xlm-roberta" => {
                 Self::Roberta(serde_json::from_value(v.clone()).map_err(parse_err)?, model_type.into())
             }
+            "llama" | "qwen2" | "mistral" => {
+                let config: llama::Config =
+                    serde_json::from_value(v.clone()).map_err(parse_err)?;
+                let id = |key: &str| {
+                    v.get(key).and_then(|x| x.as_u64().or_else(|| x.get(0)?.as_u64()))
+                };
+                let pad_id = id("pad_token_id").or_else(|| id("eos_token_id")).unwrap_or(0) as u32;
+                let initializer_range =
+                    v.get("initializer_range").and_then(serde_json::Value::as_f64).unwrap_or(0.02);
+                Self::Decoder(Box::new(DecoderHead { config, pad_id, initializer_range }))
+            }
             other => {
                 return Err(Error::model(
                     path,
                     format!(
-                        "model_type {other:?} is not a supported classifier (bert, distilbert, roberta, camembert, xlm-roberta)"
+                        "model_type {other:?} is not a supported classifier (bert, distilbert, roberta, camembert, xlm-roberta, llama, qwen2, mistral)"
                     ),
                 ))
             }
@@ -65,6 +89,7 @@ impl Arch {
         let checked = match &arch {
             Self::Bert(c) | Self::Roberta(c, _) => c.validate(),
             Self::DistilBert(c) => c.validate(),
+            Self::Decoder(d) => d.config.validate(),
         };
         checked.map_err(|m| Error::model(path, m))?;
         Ok(arch)
@@ -76,6 +101,7 @@ impl Arch {
             Self::Bert(_) => "bert",
             Self::DistilBert(_) => "distilbert",
             Self::Roberta(..) => "roberta",
+            Self::Decoder(_) => "model",
         }
     }
 
@@ -87,6 +113,11 @@ impl Arch {
             Self::Roberta(_, t) if t == "camembert" => "CamembertForSequenceClassification",
             Self::Roberta(_, t) if t == "xlm-roberta" => "XLMRobertaForSequenceClassification",
             Self::Roberta(..) => "RobertaForSequenceClassification",
+            Self::Decoder(d) => match d.config.model_type.as_deref() {
+                Some("qwen2") => "Qwen2ForSequenceClassification",
+                Some("mistral") => "MistralForSequenceClassification",
+                _ => "LlamaForSequenceClassification",
+            },
         }
     }
 
@@ -94,6 +125,7 @@ impl Arch {
         match self {
             Self::Bert(c) | Self::Roberta(c, _) => c.hidden_size,
             Self::DistilBert(c) => c.dim,
+            Self::Decoder(d) => d.config.hidden_size,
         }
     }
 
@@ -101,6 +133,7 @@ impl Arch {
         match self {
             Self::Bert(c) | Self::Roberta(c, _) => c.initializer_range,
             Self::DistilBert(c) => c.initializer_range,
+            Self::Decoder(d) => d.initializer_range,
         }
     }
 
@@ -110,6 +143,7 @@ impl Arch {
             Self::Bert(c) => c.pad_token_id.unwrap_or(0),
             Self::Roberta(c, _) => c.pad_token_id.unwrap_or(1),
             Self::DistilBert(c) => c.pad_token_id.unwrap_or(0),
+            Self::Decoder(d) => d.pad_id,
         }
     }
 
@@ -121,6 +155,7 @@ impl Arch {
                 c.max_position_embeddings - c.pad_token_id.unwrap_or(1) as usize - 1
             }
             Self::DistilBert(c) => c.max_position_embeddings,
+            Self::Decoder(d) => d.config.max_position_embeddings.unwrap_or(usize::MAX),
         }
     }
 
@@ -131,6 +166,7 @@ impl Arch {
             Self::Bert(_) => ("bert.pooler.dense", "classifier"),
             Self::DistilBert(_) => ("pre_classifier", "classifier"),
             Self::Roberta(..) => ("classifier.dense", "classifier.out_proj"),
+            Self::Decoder(_) => return vec![("score.weight".into(), vec![num_labels, h])],
         };
         vec![
             (format!("{inner}.weight"), vec![h, h]),
@@ -147,6 +183,7 @@ pub enum SequenceClassifier {
     Bert(BertForSequenceClassification),
     DistilBert(DistilBertForSequenceClassification),
     Roberta(RobertaForSequenceClassification),
+    Decoder(LlamaForSequenceClassification),
 }
 
 impl SequenceClassifier {
@@ -165,6 +202,8 @@ impl SequenceClassifier {
             Self::Bert(m) => m.forward(input_ids, attention_mask, dropout),
             Self::DistilBert(m) => m.forward(input_ids, attention_mask, dropout),
             Self::Roberta(m) => m.forward(input_ids, attention_mask, dropout),
+            // Llama-family models are trained without dropout (attention_dropout 0).
+            Self::Decoder(m) => m.forward(input_ids, attention_mask),
         }
     }
 }
@@ -252,7 +291,9 @@ impl ClassifierDir {
             tensors = tensors
                 .into_iter()
                 .map(|(k, t)| {
-                    let head = k.starts_with("classifier.") || k.starts_with("pre_classifier.");
+                    let head = k.starts_with("classifier.")
+                        || k.starts_with("pre_classifier.")
+                        || k.starts_with("score.");
                     (if head { k } else { format!("{prefix}{k}") }, t)
                 })
                 .collect();
@@ -271,6 +312,10 @@ impl ClassifierDir {
             Arch::Roberta(c, _) => build_with(tensors, device, DType::F32, |vb| {
                 RobertaForSequenceClassification::new(c, num_labels, vb)
                     .map(SequenceClassifier::Roberta)
+            }),
+            Arch::Decoder(d) => build_with(tensors, device, DType::F32, |vb| {
+                LlamaForSequenceClassification::new(&d.config, num_labels, vb)
+                    .map(SequenceClassifier::Decoder)
             }),
         }
         .map_err(err)?;
@@ -307,6 +352,9 @@ impl ClassifierDir {
             obj.insert("id2label".into(), id2label.into());
             obj.insert("label2id".into(), label2id.into());
             obj.insert("problem_type".into(), "single_label_classification".into());
+            if let Arch::Decoder(d) = &self.arch {
+                obj.insert("pad_token_id".into(), d.pad_id.into());
+            }
             obj.remove("num_labels");
         }
         let json = serde_json::to_vec_pretty(&config)

@@ -586,3 +586,51 @@ impl LlamaForCausalLM {
         KvCache::new(self.model.layers.len())
     }
 }
+
+/// A decoder with a sequence-classification head, as `transformers`'
+/// `LlamaForSequenceClassification`: the backbone (`model.*`) and `score.weight`
+/// `(num_labels, hidden)` without bias, applied to the hidden state of each sequence's last
+/// token (sequences are right-padded; the causal mask keeps padding out of every real token).
+#[derive(Debug, Clone)]
+pub struct LlamaForSequenceClassification {
+    model: Model,
+    score: Linear,
+}
+
+impl LlamaForSequenceClassification {
+    /// Loads the backbone and `score.weight` from the root of a checkpoint.
+    ///
+    /// # Errors
+    /// A tensor is missing or has the wrong shape.
+    pub fn new(cfg: &Config, num_labels: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let model = Model::new(cfg, vb.clone())?;
+        let score = vb.pp("score").get((num_labels, cfg.hidden_size), "weight")?;
+        Ok(Self { model, score: Linear::new(score, None) })
+    }
+
+    /// Logits `(b, num_labels)` of `input_ids` `(b, t)`; `attention_mask` `(b, t)` is 1 for
+    /// tokens and 0 for the right padding.
+    ///
+    /// # Errors
+    /// Tensor errors (shape mismatches).
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let device = input_ids.device();
+        let positions = Tensor::arange(0u32, t as u32, device)?.reshape((1, t))?;
+        let hidden =
+            self.model.forward(input_ids, &positions, &causal_mask(t, 0, device)?, None)?;
+        let lengths: Vec<f32> = attention_mask.to_dtype(DType::F32)?.sum(1)?.to_vec1()?;
+        let last: Vec<u32> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (i * t + (n.round() as usize).clamp(1, t) - 1) as u32)
+            .collect();
+        let last = Tensor::from_vec(last, b, device)?;
+        let h = hidden.dim(2)?;
+        self.score.forward(&hidden.reshape((b * t, h))?.index_select(&last, 0)?)
+    }
+}

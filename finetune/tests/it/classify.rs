@@ -1,5 +1,6 @@
-//! `classify`: tiny random encoders of each architecture (BERT, DistilBERT, RoBERTa) written
-//! here with a WordPiece tokenizer, their gradients, and training to a separable fixture.
+//! `classify`: tiny random models of each architecture (BERT, DistilBERT, RoBERTa and a Llama
+//! decoder) written here with a WordPiece tokenizer, their gradients, and training to a
+//! separable fixture.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,9 +26,12 @@ enum Kind {
     BertNoPrefix,
     DistilBert,
     Roberta,
+    /// A Llama decoder with last-token pooling (`score.weight`).
+    Llama,
 }
 
-const ALL: [Kind; 4] = [Kind::Bert, Kind::BertNoPrefix, Kind::DistilBert, Kind::Roberta];
+const ALL: [Kind; 5] =
+    [Kind::Bert, Kind::BertNoPrefix, Kind::DistilBert, Kind::Roberta, Kind::Llama];
 
 /// The fixture's words, sorted.
 fn fixture_words() -> Vec<String> {
@@ -87,6 +91,12 @@ fn tiny_encoder(dir: &Path, kind: Kind) -> PathBuf {
             "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 66,
             "type_vocab_size": 1, "pad_token_id": 1, "layer_norm_eps": 1e-5
         }),
+        Kind::Llama => serde_json::json!({
+            "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": v,
+            "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64,
+            "rms_norm_eps": 1e-5, "tie_word_embeddings": false, "eos_token_id": 3
+        }),
     };
     std::fs::write(out.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     // Build the whole classifier from a VarMap to learn every name and shape, give it seeded
@@ -105,6 +115,9 @@ fn tiny_encoder(dir: &Path, kind: Kind) -> PathBuf {
         Arch::Roberta(c, _) => {
             finetune::models::roberta::RobertaForSequenceClassification::new(c, 3, vb).unwrap();
         }
+        Arch::Decoder(d) => {
+            finetune::models::llama::LlamaForSequenceClassification::new(&d.config, 3, vb).unwrap();
+        }
     }
     let mut rng = Rng::new(7);
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -113,11 +126,15 @@ fn tiny_encoder(dir: &Path, kind: Kind) -> PathBuf {
         varmap.data().lock().unwrap().iter().map(|(n, v)| (n.clone(), v.clone())).collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, var) in &vars {
-        if name.starts_with("classifier.") || name.starts_with("pre_classifier.") {
+        let head = ["classifier.", "pre_classifier.", "score."];
+        if head.iter().any(|h| name.starts_with(h)) {
             continue;
         }
         let shape = var.shape().clone();
-        let norm_weight = name.ends_with("LayerNorm.weight") || name.ends_with("layer_norm.weight");
+        let norm_weight =
+            ["LayerNorm.weight", "layer_norm.weight", "layernorm.weight", "norm.weight"]
+                .iter()
+                .any(|n| name.ends_with(n));
         let values: Vec<f32> = (0..shape.elem_count())
             .map(|_| if norm_weight { 1.0 } else { (rng.normal() * 0.05) as f32 })
             .collect();
@@ -139,7 +156,11 @@ fn every_parameter_of_each_architecture_gets_a_gradient() {
         let (model, params, initialised) = base.load(3, 0, &Device::Cpu).unwrap();
         assert_eq!(
             initialised.len(),
-            if matches!(kind, Kind::Bert | Kind::BertNoPrefix) { 2 } else { 4 },
+            match kind {
+                Kind::Bert | Kind::BertNoPrefix => 2,
+                Kind::Llama => 1,
+                _ => 4,
+            },
             "{kind:?}: {initialised:?}"
         );
         let tok = base.tokenizer_for(16).unwrap();
@@ -220,6 +241,7 @@ fn tiny_models_of_each_architecture_learn_a_separable_fixture() {
             Kind::Bert | Kind::BertNoPrefix => "BertForSequenceClassification",
             Kind::DistilBert => "DistilBertForSequenceClassification",
             Kind::Roberta => "RobertaForSequenceClassification",
+            Kind::Llama => "LlamaForSequenceClassification",
         };
         assert_eq!(config["architectures"][0], class);
         assert_eq!(config["id2label"]["1"], "billing");
@@ -230,19 +252,25 @@ fn tiny_models_of_each_architecture_learn_a_separable_fixture() {
             Kind::Bert | Kind::BertNoPrefix => "bert.",
             Kind::DistilBert => "distilbert.",
             Kind::Roberta => "roberta.",
+            Kind::Llama => "model.",
         };
         assert!(
             weights.keys().all(|k| k.starts_with(prefix)
                 || k.starts_with("classifier.")
-                || k.starts_with("pre_classifier.")),
+                || k.starts_with("pre_classifier.")
+                || k.starts_with("score.")),
             "{:?}",
             weights.keys()
         );
-        assert!(weights.contains_key(if kind == Kind::Roberta {
-            "classifier.out_proj.weight"
-        } else {
-            "classifier.weight"
+        assert!(weights.contains_key(match kind {
+            Kind::Roberta => "classifier.out_proj.weight",
+            Kind::Llama => "score.weight",
+            _ => "classifier.weight",
         }));
+        if kind == Kind::Llama {
+            // transformers finds each sequence's last token through pad_token_id.
+            assert_eq!(config["pad_token_id"], 3, "eos_token_id stands in for a missing pad");
+        }
         for f in [
             "tokenizer.json",
             "metrics.json",
