@@ -1,5 +1,6 @@
 //! Text classification: fine-tune BERT, DistilBERT or RoBERTa-family encoders (MiniLM,
-//! CamemBERT, XLM-R) with the Hugging Face `*ForSequenceClassification` heads.
+//! CamemBERT, XLM-R), or a Llama-family decoder (Llama, SmolLM2, Qwen2, Mistral; last-token
+//! pooling into `score.weight`), with the Hugging Face `*ForSequenceClassification` heads.
 //!
 //! `classify train` reads a CSV or JSONL file ([`data`]), splits off a stratified validation
 //! set when none is given, fine-tunes ([`train`]) and writes a run directory that
