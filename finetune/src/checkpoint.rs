@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::model_dir::{read_json, Params, WEIGHTS_FILE};
@@ -44,6 +45,59 @@ pub struct TrainState {
     pub epoch_order: Vec<Vec<usize>>,
 }
 
+/// Writes `dir/model.safetensors`, `dir/optimizer.safetensors` and `dir/state.json` (each
+/// atomically): what an exact resume of any training loop needs, its loop state being `state`.
+///
+/// # Errors
+/// I/O errors name the file.
+pub fn write_resumable<S: Serialize>(
+    dir: &Path,
+    state: &S,
+    params: &Params,
+    opt: &AdamW,
+) -> Result<()> {
+    params.save(&dir.join(WEIGHTS_FILE))?;
+    write_resumable_state(dir, state, params, opt)
+}
+
+/// [`write_resumable`] without the weights, for a directory that already holds them (a saved
+/// model directory of the same parameters).
+///
+/// # Errors
+/// I/O errors name the file.
+pub fn write_resumable_state<S: Serialize>(
+    dir: &Path,
+    state: &S,
+    params: &Params,
+    opt: &AdamW,
+) -> Result<()> {
+    opt.save(params, &dir.join(OPTIMIZER_FILE))?;
+    let json =
+        serde_json::to_vec_pretty(state).map_err(|e| Error::json(dir.join(STATE_FILE), 0, e))?;
+    records::atomic::write_bytes_atomic(&dir.join(STATE_FILE), &json)?;
+    Ok(())
+}
+
+/// Whether `dir` holds a complete [`write_resumable`] checkpoint (its state is written last).
+pub fn is_resumable(dir: &Path) -> bool {
+    dir.join(STATE_FILE).is_file()
+}
+
+/// Restores a [`write_resumable`] checkpoint into `params` and `opt` and returns its state.
+///
+/// # Errors
+/// Files are missing or do not match the model.
+pub fn read_resumable<S: DeserializeOwned>(
+    dir: &Path,
+    params: &Params,
+    opt: &mut AdamW,
+) -> Result<S> {
+    let state: S = read_json(&dir.join(STATE_FILE))?;
+    params.load_from(&dir.join(WEIGHTS_FILE))?;
+    opt.load(params, &dir.join(OPTIMIZER_FILE))?;
+    Ok(state)
+}
+
 /// Saves a checkpoint of step `state.step` and points `latest` at it; older checkpoints beyond
 /// the newest two are removed.
 ///
@@ -53,11 +107,7 @@ pub fn save(run: &Path, state: &TrainState, params: &Params, opt: &AdamW) -> Res
     let root = run.join(CHECKPOINTS_DIR);
     let name = format!("step-{:06}", state.step);
     let dir = root.join(&name);
-    params.save(&dir.join(WEIGHTS_FILE))?;
-    opt.save(params, &dir.join(OPTIMIZER_FILE))?;
-    let json =
-        serde_json::to_vec_pretty(state).map_err(|e| Error::json(dir.join(STATE_FILE), 0, e))?;
-    records::atomic::write_bytes_atomic(&dir.join(STATE_FILE), &json)?;
+    write_resumable(&dir, state, params, opt)?;
     records::atomic::write_bytes_atomic(&root.join(LATEST_FILE), name.as_bytes())?;
     let mut old: Vec<PathBuf> = std::fs::read_dir(&root)
         .map_err(|e| Error::io(&root, e))?
@@ -93,8 +143,5 @@ pub fn latest(run: &Path) -> Result<Option<PathBuf>> {
 /// # Errors
 /// Files are missing or do not match the model.
 pub fn load(dir: &Path, params: &Params, opt: &mut AdamW) -> Result<TrainState> {
-    let state: TrainState = read_json(&dir.join(STATE_FILE))?;
-    params.load_from(&dir.join(WEIGHTS_FILE))?;
-    opt.load(params, &dir.join(OPTIMIZER_FILE))?;
-    Ok(state)
+    read_resumable(dir, params, opt)
 }

@@ -133,6 +133,13 @@ struct TrainArgs {
     /// Also train and score a baseline on the same split.
     #[arg(long, value_enum)]
     baseline: Option<BaselineArg>,
+    /// Continue an interrupted run from its newest checkpoint (`checkpoint-N` in --out, saved
+    /// with --save-strategy steps, epoch or best); the same arguments are required.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this optimizer step as if killed (the run stays resumable; for tests).
+    #[arg(long, hide = true)]
+    stop_after: Option<u64>,
     #[command(flatten)]
     run: RunOpts,
 }
@@ -240,6 +247,8 @@ fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         labels: a.labels,
         hparams,
         baseline: a.baseline.is_some(),
+        resume: a.resume,
+        stop_after: a.stop_after,
         device,
     };
     let rep = finetune::progress::Reporter::stderr(a.run.quiet);

@@ -30,6 +30,8 @@
 //!     labels: None,
 //!     hparams: ClassifyHParams { epochs: 3, ..ClassifyHParams::default() },
 //!     baseline: true,
+//!     resume: false,
+//!     stop_after: None,
 //!     device: candle_core::Device::Cpu,
 //! };
 //! let s = train(&cfg, &Reporter::silent())?;

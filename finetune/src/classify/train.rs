@@ -144,7 +144,51 @@ pub struct ClassifyConfig {
     pub hparams: ClassifyHParams,
     /// Also train and score the TF-IDF + logistic-regression baseline.
     pub baseline: bool,
+    /// Continue from the newest resumable checkpoint in `out` (see [`train`]).
+    pub resume: bool,
+    /// Stop after this optimizer step as if killed there (the run stays resumable; for tests).
+    pub stop_after: Option<u64>,
     pub device: Device,
+}
+
+/// The loop's position and bookkeeping, saved as `state.json` in resumable checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LoopState {
+    /// Optimizer steps done.
+    step: u64,
+    /// The epoch of the next step, and the next batch's index in it.
+    epoch: usize,
+    next_batch: usize,
+    trained_examples: u64,
+    train_time: f64,
+    best_f1: Option<f64>,
+    best_step: Option<u64>,
+    best_report: Option<ClassificationReport>,
+    last_report: Option<ClassificationReport>,
+    without_improvement: usize,
+    /// `log.csv` so far.
+    log: String,
+    /// Hash of the hyper-parameters, labels, base model and data; a resume must match it.
+    fingerprint: String,
+}
+
+/// The best model's weights in a checkpoint of `--save-strategy best`.
+const BEST_WEIGHTS_FILE: &str = "best.safetensors";
+const CHECKPOINT_PREFIX: &str = "checkpoint-";
+
+/// `checkpoint-N` directories of `out` that hold a resumable state, by step.
+fn resumable_checkpoints(out: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let step = path.file_name()?.to_str()?.strip_prefix(CHECKPOINT_PREFIX)?.parse().ok()?;
+            crate::checkpoint::is_resumable(&path).then_some((step, path))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// What a run reached.
@@ -217,10 +261,27 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
     hp.validate()?;
     if cfg.out.join(crate::model_dir::WEIGHTS_FILE).exists() {
         return Err(Error::Config(format!(
-            "{} already holds a model; choose another --out",
+            "{} already holds a finished model; choose another --out",
             cfg.out.display()
         )));
     }
+    let checkpoints = resumable_checkpoints(&cfg.out);
+    let resume_from = match (cfg.resume, checkpoints.last()) {
+        (true, Some((_, dir))) => Some(dir.clone()),
+        (true, None) => {
+            return Err(Error::Resume {
+                path: cfg.out.clone(),
+                message: "no resumable checkpoint (runs save them with --save-strategy steps, epoch or best)".into(),
+            })
+        }
+        (false, Some((step, _))) => {
+            return Err(Error::Config(format!(
+                "{} holds an unfinished run (checkpoint of step {step}); pass --resume to continue it, or choose another --out",
+                cfg.out.display()
+            )))
+        }
+        (false, None) => None,
+    };
     let base = ClassifierDir::open(&cfg.base)?;
     let max_length = hp.max_length.min(base.arch.max_positions());
     let tok = base.tokenizer_for(max_length)?;
@@ -268,6 +329,17 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
         truncated
     ));
 
+    let fingerprint = {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(hp).unwrap_or_default());
+        h.update(labels.join("\n"));
+        h.update(crate::train::sha256_file(&cfg.base.join(crate::model_dir::CONFIG_FILE))?);
+        for p in std::iter::once(&cfg.train).chain(&cfg.valid).chain(&cfg.test) {
+            h.update(crate::train::sha256_file(p)?);
+        }
+        hex::encode(h.finalize())
+    };
     let (model, params, initialised) = base.load(labels.len(), hp.seed, &cfg.device)?;
     if !initialised.is_empty() {
         rep.log(&format!("initialised {}", initialised.join(", ")));
@@ -282,25 +354,63 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
     let mut opt =
         AdamW::new(&params, AdamWConfig { weight_decay: hp.weight_decay, ..Default::default() })?;
 
-    let mut log = String::from(
-        "step,epoch,learning_rate,loss,grad_norm,examples_per_second,eval_accuracy,eval_macro_f1,eval_loss_free_seconds\n",
-    );
+    let mut st = LoopState {
+        step: 0,
+        epoch: 0,
+        next_batch: 0,
+        trained_examples: 0,
+        train_time: 0.0,
+        best_f1: None,
+        best_step: None,
+        best_report: None,
+        last_report: None,
+        without_improvement: 0,
+        log: String::from(
+            "step,epoch,learning_rate,loss,grad_norm,examples_per_second,eval_accuracy,eval_macro_f1,eval_loss_free_seconds\n",
+        ),
+        fingerprint,
+    };
+    // The best model's weights (`--save-strategy best`), in parameter order.
+    let mut best_weights: Option<Vec<Tensor>> = None;
+    if let Some(dir) = &resume_from {
+        let saved: LoopState = crate::checkpoint::read_resumable(dir, &params, &mut opt)?;
+        if saved.fingerprint != st.fingerprint {
+            return Err(Error::Resume {
+                path: dir.clone(),
+                message:
+                    "hyper-parameters, labels, base model or data differ from the checkpoint's"
+                        .into(),
+            });
+        }
+        st = saved;
+        let best_path = dir.join(BEST_WEIGHTS_FILE);
+        if best_path.exists() {
+            let tensors = candle_core::safetensors::load(&best_path, &cfg.device)
+                .map_err(|e| Error::model(&best_path, e.to_string()))?;
+            let ordered = params
+                .vars
+                .iter()
+                .map(|(name, _)| {
+                    tensors
+                        .get(name)
+                        .cloned()
+                        .ok_or_else(|| Error::model(&best_path, format!("no tensor {name}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            best_weights = Some(ordered);
+        }
+        rep.log(&format!("resumed from {} (step {})", dir.display(), st.step));
+    }
     let log_path = cfg.out.join(LOG_FILE);
-    let mut best: Option<(f64, u64, Vec<Tensor>)> = None;
-    let mut best_report: Option<ClassificationReport> = None;
-    let mut without_improvement = 0usize;
     let mut stopped_early = false;
-    let mut step = 0u64;
-    let mut trained_examples = 0u64;
-    let mut train_time = 0f64;
-    let mut last_report: Option<ClassificationReport> = None;
     rep.start("classify", hp.max_steps.map_or(total_steps, |m| m.min(total_steps)));
-    'epochs: for epoch in 0..hp.epochs {
+    'epochs: for epoch in st.epoch..hp.epochs {
         let batches = epoch_batches(&lengths, hp.train_batch_size, hp.seed, epoch);
         let n_batches = batches.len();
-        for (bi, batch) in batches.into_iter().enumerate() {
+        let first = if epoch == st.epoch { st.next_batch } else { 0 };
+        for (bi, batch) in batches.into_iter().enumerate().skip(first) {
             let t0 = Instant::now();
-            step += 1;
+            let step = st.step + 1;
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| train_split.seqs[i].as_slice()).collect();
             let (ids, mask) = make_batch(&seqs, pad, pad_to, &cfg.device)?;
             let targets: Vec<u32> = batch.iter().map(|&i| train_split.labels[i] as u32).collect();
@@ -313,7 +423,12 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
                 return Err(Error::NonFinite {
                     step,
                     loss: loss_value,
-                    kept: "no checkpoint is kept by classify".into(),
+                    kept: match resumable_checkpoints(&cfg.out).last() {
+                        Some((_, dir)) => {
+                            format!("the last checkpoint is kept in {}", dir.display())
+                        }
+                        None => "no checkpoint was saved yet".into(),
+                    },
                 });
             }
             let mut store = loss.backward()?;
@@ -329,8 +444,11 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
             opt.step(&params, &grads, lr, scale)?;
             drop(grads);
             let dt = t0.elapsed().as_secs_f64();
-            train_time += dt;
-            trained_examples += batch.len() as u64;
+            st.step = step;
+            (st.epoch, st.next_batch) =
+                if bi + 1 == n_batches { (epoch + 1, 0) } else { (epoch, bi + 1) };
+            st.train_time += dt;
+            st.trained_examples += batch.len() as u64;
 
             let end_of_epoch = bi + 1 == n_batches;
             let last = step == total_steps || hp.max_steps == Some(step);
@@ -353,57 +471,75 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
                     r.accuracy,
                     r.macro_f1
                 ));
-                if best.as_ref().is_none_or(|(b, _, _)| r.macro_f1 > *b) {
-                    let snapshot = if hp.save_strategy == SaveStrategy::Best {
-                        params
-                            .vars
-                            .iter()
-                            .map(|(_, v)| v.as_tensor().copy())
-                            .collect::<candle_core::Result<Vec<_>>>()?
-                    } else {
-                        Vec::new()
-                    };
-                    best = Some((r.macro_f1, step, snapshot));
-                    best_report = Some(r.clone());
-                    without_improvement = 0;
+                if st.best_f1.is_none_or(|b| r.macro_f1 > b) {
+                    if hp.save_strategy == SaveStrategy::Best {
+                        best_weights = Some(
+                            params
+                                .vars
+                                .iter()
+                                .map(|(_, v)| v.as_tensor().copy())
+                                .collect::<candle_core::Result<Vec<_>>>()?,
+                        );
+                    }
+                    st.best_f1 = Some(r.macro_f1);
+                    st.best_step = Some(step);
+                    st.best_report = Some(r.clone());
+                    st.without_improvement = 0;
                 } else {
-                    without_improvement += 1;
+                    st.without_improvement += 1;
                 }
-                if hp.patience.is_some_and(|p| without_improvement >= p) && !last {
+                if hp.patience.is_some_and(|p| st.without_improvement >= p) && !last {
                     stopped_early = true;
                 }
-                last_report = Some(r);
+                st.last_report = Some(r);
             }
             let _ = writeln!(
-                log,
+                st.log,
                 "{step},{:.4},{lr:.6e},{loss_value:.6},{gnorm:.4},{:.2},{acc},{f1},{eval_s}",
                 step as f64 / steps_per_epoch as f64,
                 batch.len() as f64 / dt.max(1e-9),
             );
-            records::atomic::write_bytes_atomic(&log_path, log.as_bytes())?;
+            records::atomic::write_bytes_atomic(&log_path, st.log.as_bytes())?;
             rep.update(
                 step,
                 format!(
                     "loss {loss_value:.4} {:.1} ex/s",
-                    trained_examples as f64 / train_time.max(1e-9)
+                    st.trained_examples as f64 / st.train_time.max(1e-9)
                 ),
             );
             let save_now = match hp.save_strategy {
                 SaveStrategy::Steps => hp.save_steps > 0 && step.is_multiple_of(hp.save_steps),
                 SaveStrategy::Epoch => end_of_epoch,
-                SaveStrategy::No | SaveStrategy::Best => false,
+                // A resumable checkpoint at every evaluation; the model is saved at the end.
+                SaveStrategy::Best => eval_now,
+                SaveStrategy::No => false,
             };
             if save_now && !last {
-                base.save(
-                    &cfg.out.join(format!("checkpoint-{step}")),
-                    &labels,
-                    &params,
-                    max_length,
-                )?;
+                let dir = cfg.out.join(format!("{CHECKPOINT_PREFIX}{step}"));
+                if hp.save_strategy == SaveStrategy::Best {
+                    crate::checkpoint::write_resumable(&dir, &st, &params, &opt)?;
+                    save_best(&dir.join(BEST_WEIGHTS_FILE), &params, best_weights.as_deref())?;
+                    // Only the newest is needed to resume.
+                    for (_, old) in
+                        resumable_checkpoints(&cfg.out).iter().filter(|(_, d)| *d != dir)
+                    {
+                        let _ = std::fs::remove_dir_all(old);
+                    }
+                } else {
+                    base.save(&dir, &labels, &params, max_length)?;
+                    crate::checkpoint::write_resumable_state(&dir, &st, &params, &opt)?;
+                }
+            }
+            if cfg.stop_after == Some(step) && !last {
+                rep.finish();
+                return Err(Error::Config(format!(
+                    "stopped after step {step} (--stop-after); resume with --resume"
+                )));
             }
             if stopped_early {
                 rep.log(&format!(
-                    "stopping early at step {step}: no better macro F1 in {without_improvement} evaluations"
+                    "stopping early at step {step}: no better macro F1 in {} evaluations",
+                    st.without_improvement
                 ));
                 break 'epochs;
             }
@@ -414,10 +550,10 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
     }
     rep.finish();
 
-    let mut best_step = best.as_ref().map(|(_, s, _)| *s);
+    let mut best_step = st.best_step;
     if hp.save_strategy == SaveStrategy::Best {
-        if let Some((_, s, snapshot)) = best.take() {
-            if s != step {
+        if let (Some(s), Some(snapshot)) = (st.best_step, best_weights.take()) {
+            if s != st.step {
                 restore(&params, &snapshot)?;
                 rep.log(&format!("kept the best model (step {s})"));
             }
@@ -425,12 +561,18 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
     } else {
         best_step = None;
     }
-    let valid_report = match (hp.save_strategy, best_report, last_report) {
+    let valid_report = match (hp.save_strategy, st.best_report.clone(), st.last_report.clone()) {
         (SaveStrategy::Best, Some(r), _) => r,
         (_, _, Some(r)) if hp.eval_strategy != EvalStrategy::No => r,
         _ => evaluate(&model, &valid_split, &labels, hp.eval_batch_size, pad, &cfg.device)?,
     };
     base.save(&cfg.out, &labels, &params, max_length)?;
+    if hp.save_strategy == SaveStrategy::Best {
+        // The finished model is written: the resumable checkpoints are no longer needed.
+        for (_, dir) in resumable_checkpoints(&cfg.out) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
     write_report(&cfg.out.join(METRICS_FILE), &valid_report)?;
     write_confusion(&cfg.out.join("confusion_matrix.png"), &valid_report, "validation", rep);
     let test_report = match &test {
@@ -471,12 +613,12 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
         labels: labels.len(),
         train_examples: train_split.seqs.len(),
         valid_examples: valid_split.seqs.len(),
-        steps: step,
+        steps: st.step,
         total_steps,
         stopped_early,
         best_step,
-        train_seconds: train_time,
-        train_examples_per_second: trained_examples as f64 / train_time.max(1e-9),
+        train_seconds: st.train_time,
+        train_examples_per_second: st.trained_examples as f64 / st.train_time.max(1e-9),
         valid: valid_report,
         test: test_report,
         baseline_valid,
@@ -484,6 +626,19 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
     };
     write_info(cfg, &base, &params, max_length, &summary)?;
     Ok(summary)
+}
+
+/// Writes the best weights (`snapshot`, in parameter order; the current ones when none) under
+/// the parameters' names.
+fn save_best(path: &Path, params: &Params, snapshot: Option<&[Tensor]>) -> Result<()> {
+    let tensors: std::collections::HashMap<String, Tensor> = match snapshot {
+        Some(s) => params.vars.iter().zip(s).map(|((n, _), t)| (n.clone(), t.clone())).collect(),
+        None => params.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect(),
+    };
+    let tmp = path.with_extension("safetensors.tmp");
+    candle_core::safetensors::save(&tensors, &tmp)
+        .map_err(|e| Error::model(&tmp, e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 fn restore(params: &Params, snapshot: &[Tensor]) -> Result<()> {

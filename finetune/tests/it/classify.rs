@@ -228,6 +228,8 @@ fn tiny_models_of_each_architecture_learn_a_separable_fixture() {
                 ..ClassifyHParams::default()
             },
             baseline: true,
+            resume: false,
+            stop_after: None,
             device: Device::Cpu,
         };
         let s = train(&cfg, &finetune::progress::Reporter::silent()).unwrap();
@@ -316,4 +318,75 @@ fn tiny_models_of_each_architecture_learn_a_separable_fixture() {
         let total: f64 = p.values().map(|v| v.as_f64().unwrap()).sum();
         assert!((total - 1.0).abs() < 1e-4, "{total}");
     }
+}
+
+#[test]
+fn an_interrupted_run_resumes_exactly() {
+    use finetune::classify::train::SaveStrategy;
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny_encoder(dir.path(), Kind::Bert);
+    let cfg = |out: &str| ClassifyConfig {
+        base: base.clone(),
+        train: fixture("tickets.csv"),
+        valid: Some(fixture("tickets.csv")),
+        test: None,
+        out: dir.path().join(out),
+        columns: Default::default(),
+        labels: Some(vec!["praise".into(), "billing".into(), "bug".into()]),
+        hparams: ClassifyHParams {
+            epochs: 3,
+            train_batch_size: 8,
+            learning_rate: 2e-3,
+            eval_strategy: EvalStrategy::Steps,
+            eval_steps: 2,
+            save_strategy: SaveStrategy::Best,
+            max_length: 16,
+            seed: 3,
+            ..ClassifyHParams::default()
+        },
+        baseline: false,
+        resume: false,
+        stop_after: None,
+        device: Device::Cpu,
+    };
+    let rep = finetune::progress::Reporter::silent();
+    let whole = train(&cfg("whole"), &rep).unwrap();
+
+    // Killed after step 5: the newest checkpoint is step 4's (evaluations every 2 steps).
+    let err = train(&ClassifyConfig { stop_after: Some(5), ..cfg("parts") }, &rep).unwrap_err();
+    assert!(err.to_string().contains("stopped after step 5"), "{err}");
+    let again = train(&cfg("parts"), &rep).unwrap_err().to_string();
+    assert!(again.contains("--resume"), "a fresh start over an unfinished run: {again}");
+    let resumed = train(&ClassifyConfig { resume: true, ..cfg("parts") }, &rep).unwrap();
+
+    assert_eq!((resumed.steps, resumed.best_step), (whole.steps, whole.best_step));
+    assert_eq!(resumed.valid, whole.valid);
+    let columns = |out: &str| -> Vec<String> {
+        // step, epoch, learning rate, loss, gradient norm, accuracy, macro F1 (not the timings).
+        std::fs::read_to_string(dir.path().join(out).join("log.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                [&f[..5], &f[6..8]].concat().join(",")
+            })
+            .collect()
+    };
+    assert_eq!(columns("parts"), columns("whole"));
+    let load = |out: &str| {
+        candle_core::safetensors::load(dir.path().join(out).join("model.safetensors"), &Device::Cpu)
+            .unwrap()
+    };
+    let (a, b) = (load("whole"), load("parts"));
+    assert_eq!(a.len(), b.len());
+    for (name, t) in &a {
+        let diff = (t - &b[name]).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() <= 1e-6, "{name} differs after resuming");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("parts"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("checkpoint-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the finished run keeps no resumable checkpoint");
 }
