@@ -804,6 +804,22 @@ impl Linear {
     }
 }
 
+/// Loads a [`Linear`] from `vb`: `weight` `(out_dim, in_dim)` and, with `bias`, `bias`
+/// `(out_dim,)` (Hugging Face names and layout).
+///
+/// # Errors
+/// A tensor is missing or has the wrong shape.
+pub fn linear(
+    in_dim: usize,
+    out_dim: usize,
+    bias: bool,
+    vb: candle_nn::VarBuilder,
+) -> Result<Linear> {
+    let weight = vb.get((out_dim, in_dim), "weight")?;
+    let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
+    Ok(Linear::new(weight, bias))
+}
+
 struct LinearOp {
     slot: Arc<GradSlot>,
 }

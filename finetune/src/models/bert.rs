@@ -1,8 +1,9 @@
 //! BERT-family encoders (BERT, MiniLM) written for training, with the Hugging Face
 //! `BertForSequenceClassification` head.
 //!
-//! Every operation is a composite of differentiable candle ops: candle-nn's fused `layer_norm`
-//! and `softmax_last_dim` have no backward pass and would silently stop the gradient. The
+//! Every operation has a backward pass: LayerNorm is a composite of candle ops (candle-nn's fused
+//! `layer_norm` has no backward pass and would silently stop the gradient), the attention
+//! softmax and the dense layers are the fused ops of [`crate::ops`]. The
 //! pieces here (LayerNorm, attention, embeddings, seeded dropout) are shared by
 //! [`super::roberta`] and [`super::distilbert`]. Parameter names mirror the Hugging Face
 //! checkpoint (`bert.encoder.layer.0.attention.self.query.weight`, `classifier.weight`).
@@ -10,10 +11,12 @@
 use std::cell::RefCell;
 
 use candle_core::{DType, Module, Tensor, D};
-use candle_nn::{Embedding, Linear, VarBuilder};
+use candle_nn::{Embedding, VarBuilder};
+
+use crate::ops::{linear, Linear};
 use serde::{Deserialize, Serialize};
 
-use crate::models::llama::{softmax_last_dim, MASKED};
+use crate::models::llama::MASKED;
 use crate::rng::Rng;
 
 /// A BERT or RoBERTa `config.json` (unknown keys are ignored).
@@ -230,8 +233,9 @@ pub fn attention(
     let split = |x: &Tensor| x.reshape((b, t, heads, hd))?.transpose(1, 2)?.contiguous();
     let (q, k, v) = (split(q)?, split(k)?, split(v)?);
     let scale = 1.0 / (hd as f64).sqrt();
-    let att = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-    let att = dropout(&softmax_last_dim(&att)?, p, d)?;
+    // The padding mask, one row per query position, for the fused softmax.
+    let rows = mask.reshape((b, 1, t))?.broadcast_as((b, t, t))?.contiguous()?;
+    let att = dropout(&crate::ops::masked_softmax(&q.matmul(&k.t()?)?, &rows, scale)?, p, d)?;
     att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h))
 }
 
@@ -319,13 +323,13 @@ impl Layer {
         let (h, i, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
         let att = vb.pp("attention");
         Ok(Self {
-            query: candle_nn::linear(h, h, att.pp("self.query"))?,
-            key: candle_nn::linear(h, h, att.pp("self.key"))?,
-            value: candle_nn::linear(h, h, att.pp("self.value"))?,
-            attention_output: candle_nn::linear(h, h, att.pp("output.dense"))?,
+            query: linear(h, h, true, att.pp("self.query"))?,
+            key: linear(h, h, true, att.pp("self.key"))?,
+            value: linear(h, h, true, att.pp("self.value"))?,
+            attention_output: linear(h, h, true, att.pp("output.dense"))?,
             attention_norm: LayerNorm::new(h, eps, att.pp("output.LayerNorm"))?,
-            intermediate: candle_nn::linear(h, i, vb.pp("intermediate.dense"))?,
-            output: candle_nn::linear(i, h, vb.pp("output.dense"))?,
+            intermediate: linear(h, i, true, vb.pp("intermediate.dense"))?,
+            output: linear(i, h, true, vb.pp("output.dense"))?,
             output_norm: LayerNorm::new(h, eps, vb.pp("output.LayerNorm"))?,
             act: Activation::parse(&cfg.hidden_act).map_err(candle_core::Error::Msg)?,
             heads: cfg.num_attention_heads,
@@ -423,8 +427,8 @@ impl BertForSequenceClassification {
         let h = cfg.hidden_size;
         Ok(Self {
             bert: Encoder::new(cfg, 0, vb.pp("bert"))?,
-            pooler: candle_nn::linear(h, h, vb.pp("bert.pooler.dense"))?,
-            classifier: candle_nn::linear(h, num_labels, vb.pp("classifier"))?,
+            pooler: linear(h, h, true, vb.pp("bert.pooler.dense"))?,
+            classifier: linear(h, num_labels, true, vb.pp("classifier"))?,
             dropout: cfg.classifier_dropout(),
         })
     }

@@ -7,7 +7,9 @@
 //! first token.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Embedding, Linear, VarBuilder};
+use candle_nn::{Embedding, VarBuilder};
+
+use crate::ops::{linear, Linear};
 use serde::{Deserialize, Serialize};
 
 use crate::models::bert::{
@@ -97,13 +99,13 @@ impl Block {
         let (d, h) = (cfg.dim, cfg.hidden_dim);
         let att = vb.pp("attention");
         Ok(Self {
-            q_lin: candle_nn::linear(d, d, att.pp("q_lin"))?,
-            k_lin: candle_nn::linear(d, d, att.pp("k_lin"))?,
-            v_lin: candle_nn::linear(d, d, att.pp("v_lin"))?,
-            out_lin: candle_nn::linear(d, d, att.pp("out_lin"))?,
+            q_lin: linear(d, d, true, att.pp("q_lin"))?,
+            k_lin: linear(d, d, true, att.pp("k_lin"))?,
+            v_lin: linear(d, d, true, att.pp("v_lin"))?,
+            out_lin: linear(d, d, true, att.pp("out_lin"))?,
             sa_layer_norm: LayerNorm::new(d, EPS, vb.pp("sa_layer_norm"))?,
-            lin1: candle_nn::linear(d, h, vb.pp("ffn.lin1"))?,
-            lin2: candle_nn::linear(h, d, vb.pp("ffn.lin2"))?,
+            lin1: linear(d, h, true, vb.pp("ffn.lin1"))?,
+            lin2: linear(h, d, true, vb.pp("ffn.lin2"))?,
             output_layer_norm: LayerNorm::new(d, EPS, vb.pp("output_layer_norm"))?,
             act: Activation::parse(&cfg.activation).map_err(candle_core::Error::Msg)?,
             heads: cfg.n_heads,
@@ -167,8 +169,8 @@ impl DistilBertForSequenceClassification {
             layers: (0..cfg.n_layers)
                 .map(|i| Block::new(cfg, base.pp(format!("transformer.layer.{i}"))))
                 .collect::<candle_core::Result<Vec<_>>>()?,
-            pre_classifier: candle_nn::linear(d, d, vb.pp("pre_classifier"))?,
-            classifier: candle_nn::linear(d, num_labels, vb.pp("classifier"))?,
+            pre_classifier: linear(d, d, true, vb.pp("pre_classifier"))?,
+            classifier: linear(d, num_labels, true, vb.pp("classifier"))?,
             dropout: cfg.dropout,
             classifier_dropout: cfg.seq_classif_dropout,
         })

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 
 use std::sync::Arc;
 
-use crate::ops::{self, GradSlot, Linear};
+use crate::ops::{self, linear, GradSlot, Linear};
 use candle_nn::{Embedding, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -148,15 +148,6 @@ impl Module for RmsNorm {
     }
 }
 
-/// Softmax over the last dimension from differentiable ops. The maximum is detached: softmax
-/// does not depend on it, so its gradient would be zero anyway.
-pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
-    let max = x.max_keepdim(D::Minus1)?.detach();
-    let e = x.broadcast_sub(&max)?.exp()?;
-    let sum = e.sum_keepdim(D::Minus1)?;
-    e.broadcast_div(&sum)
-}
-
 /// Cosine and sine tables for the given positions: `positions` is `(b, t)` (u32), the result
 /// `(b, 1, t, head_dim)` each, halves repeated as in Hugging Face's `rotate_half` convention.
 ///
@@ -176,17 +167,6 @@ pub fn rope_tables(
     let freqs = pos.broadcast_mul(&inv)?;
     let freqs = Tensor::cat(&[&freqs, &freqs], D::Minus1)?.reshape((b, 1, t, head_dim))?;
     Ok((freqs.cos()?, freqs.sin()?))
-}
-
-fn linear(
-    in_dim: usize,
-    out_dim: usize,
-    bias: bool,
-    vb: VarBuilder,
-) -> candle_core::Result<Linear> {
-    let weight = vb.get((out_dim, in_dim), "weight")?;
-    let bias = if bias { Some(vb.get(out_dim, "bias")?) } else { None };
-    Ok(Linear::new(weight, bias))
 }
 
 /// Keys and values of the positions seen so far, per layer, for generation.

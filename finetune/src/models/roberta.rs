@@ -5,8 +5,10 @@
 //! ids that start at `padding_idx + 1`; the head is `classifier.dense` (tanh) and
 //! `classifier.out_proj` on the first (`<s>`) token, with dropout before each.
 
-use candle_core::{Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::Tensor;
+use candle_nn::VarBuilder;
+
+use crate::ops::{linear, Linear};
 
 use crate::models::bert::{dropout, first_token, Config, Dropout, Encoder};
 
@@ -29,8 +31,8 @@ impl RobertaForSequenceClassification {
         let offset = cfg.pad_token_id.unwrap_or(1) as usize + 1;
         Ok(Self {
             roberta: Encoder::new(cfg, offset, vb.pp("roberta"))?,
-            dense: candle_nn::linear(h, h, vb.pp("classifier.dense"))?,
-            out_proj: candle_nn::linear(h, num_labels, vb.pp("classifier.out_proj"))?,
+            dense: linear(h, h, true, vb.pp("classifier.dense"))?,
+            out_proj: linear(h, num_labels, true, vb.pp("classifier.out_proj"))?,
             dropout: cfg.classifier_dropout(),
         })
     }
