@@ -296,7 +296,9 @@ impl Embeddings {
     }
 }
 
-/// One post-norm encoder layer (`encoder.layer.N`).
+/// One post-norm encoder layer: self-attention, residual, LayerNorm, feed-forward, residual,
+/// LayerNorm. BERT's (`encoder.layer.N`) and, under other names, DistilBERT's
+/// (`transformer.layer.N`).
 #[derive(Debug, Clone)]
 pub struct Layer {
     query: Linear,
@@ -311,34 +313,100 @@ pub struct Layer {
     heads: usize,
     hidden_dropout: f64,
     attention_dropout: f64,
+    /// BERT drops out the attention output before the residual; DistilBERT does not.
+    dropout_after_attention: bool,
+}
+
+/// The tensor names of a [`Layer`], relative to the layer's prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerNames {
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub attention_output: &'static str,
+    pub attention_norm: &'static str,
+    pub intermediate: &'static str,
+    pub output: &'static str,
+    pub output_norm: &'static str,
+}
+
+/// BERT's names.
+pub const BERT_LAYER: LayerNames = LayerNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_output: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    intermediate: "intermediate.dense",
+    output: "output.dense",
+    output_norm: "output.LayerNorm",
+};
+
+/// The sizes and settings of a [`Layer`].
+#[derive(Debug, Clone)]
+pub struct LayerShape {
+    pub hidden: usize,
+    pub intermediate: usize,
+    pub heads: usize,
+    pub eps: f64,
+    pub act: String,
+    pub hidden_dropout: f64,
+    pub attention_dropout: f64,
+    pub dropout_after_attention: bool,
 }
 
 impl Layer {
-    /// Loads `attention.self.{query,key,value}`, `attention.output.{dense,LayerNorm}`,
+    /// Loads a BERT layer: `attention.self.{query,key,value}`, `attention.output.{dense,LayerNorm}`,
     /// `intermediate.dense` and `output.{dense,LayerNorm}`.
     ///
     /// # Errors
     /// A tensor is missing or has the wrong shape.
     pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
-        let (h, i, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
-        let att = vb.pp("attention");
-        Ok(Self {
-            query: linear(h, h, true, att.pp("self.query"))?,
-            key: linear(h, h, true, att.pp("self.key"))?,
-            value: linear(h, h, true, att.pp("self.value"))?,
-            attention_output: linear(h, h, true, att.pp("output.dense"))?,
-            attention_norm: LayerNorm::new(h, eps, att.pp("output.LayerNorm"))?,
-            intermediate: linear(h, i, true, vb.pp("intermediate.dense"))?,
-            output: linear(i, h, true, vb.pp("output.dense"))?,
-            output_norm: LayerNorm::new(h, eps, vb.pp("output.LayerNorm"))?,
-            act: Activation::parse(&cfg.hidden_act).map_err(candle_core::Error::Msg)?,
+        let shape = LayerShape {
+            hidden: cfg.hidden_size,
+            intermediate: cfg.intermediate_size,
             heads: cfg.num_attention_heads,
+            eps: cfg.layer_norm_eps,
+            act: cfg.hidden_act.clone(),
             hidden_dropout: cfg.hidden_dropout_prob,
             attention_dropout: cfg.attention_probs_dropout_prob,
+            dropout_after_attention: true,
+        };
+        Self::with_names(&shape, &BERT_LAYER, vb)
+    }
+
+    /// Loads a layer of `shape` whose tensors are named `names`.
+    ///
+    /// # Errors
+    /// A tensor is missing or has the wrong shape; an unknown activation.
+    pub fn with_names(
+        shape: &LayerShape,
+        names: &LayerNames,
+        vb: VarBuilder,
+    ) -> candle_core::Result<Self> {
+        let (h, i, eps) = (shape.hidden, shape.intermediate, shape.eps);
+        Ok(Self {
+            query: linear(h, h, true, vb.pp(names.query))?,
+            key: linear(h, h, true, vb.pp(names.key))?,
+            value: linear(h, h, true, vb.pp(names.value))?,
+            attention_output: linear(h, h, true, vb.pp(names.attention_output))?,
+            attention_norm: LayerNorm::new(h, eps, vb.pp(names.attention_norm))?,
+            intermediate: linear(h, i, true, vb.pp(names.intermediate))?,
+            output: linear(i, h, true, vb.pp(names.output))?,
+            output_norm: LayerNorm::new(h, eps, vb.pp(names.output_norm))?,
+            act: Activation::parse(&shape.act).map_err(candle_core::Error::Msg)?,
+            heads: shape.heads,
+            hidden_dropout: shape.hidden_dropout,
+            attention_dropout: shape.attention_dropout,
+            dropout_after_attention: shape.dropout_after_attention,
         })
     }
 
-    fn forward(
+    /// `x` `(b, t, hidden)` with the additive padding `mask`; `d` while training.
+    ///
+    /// # Errors
+    /// Tensor errors.
+    pub fn forward(
         &self,
         x: &Tensor,
         mask: &Tensor,
@@ -353,7 +421,10 @@ impl Layer {
             self.attention_dropout,
             d,
         )?;
-        let a = dropout(&self.attention_output.forward(&ctx)?, self.hidden_dropout, d)?;
+        let mut a = self.attention_output.forward(&ctx)?;
+        if self.dropout_after_attention {
+            a = dropout(&a, self.hidden_dropout, d)?;
+        }
         let a = self.attention_norm.forward(&(a + x)?)?;
         let i = self.act.apply(&self.intermediate.forward(&a)?)?;
         let o = dropout(&self.output.forward(&i)?, self.hidden_dropout, d)?;

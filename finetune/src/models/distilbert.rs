@@ -9,12 +9,13 @@
 use candle_core::{Module, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 
-use crate::ops::{linear, Linear};
 use serde::{Deserialize, Serialize};
 
 use crate::models::bert::{
-    additive_mask, attention, dropout, first_token, Activation, Dropout, LayerNorm,
+    additive_mask, dropout, first_token, Activation, Dropout, Layer, LayerNames, LayerNorm,
+    LayerShape,
 };
+use crate::ops::{linear, Linear};
 
 /// A DistilBERT `config.json` (unknown keys are ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,63 +79,17 @@ impl Config {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Block {
-    q_lin: Linear,
-    k_lin: Linear,
-    v_lin: Linear,
-    out_lin: Linear,
-    sa_layer_norm: LayerNorm,
-    lin1: Linear,
-    lin2: Linear,
-    output_layer_norm: LayerNorm,
-    act: Activation,
-    heads: usize,
-    dropout: f64,
-    attention_dropout: f64,
-}
-
-impl Block {
-    fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
-        let (d, h) = (cfg.dim, cfg.hidden_dim);
-        let att = vb.pp("attention");
-        Ok(Self {
-            q_lin: linear(d, d, true, att.pp("q_lin"))?,
-            k_lin: linear(d, d, true, att.pp("k_lin"))?,
-            v_lin: linear(d, d, true, att.pp("v_lin"))?,
-            out_lin: linear(d, d, true, att.pp("out_lin"))?,
-            sa_layer_norm: LayerNorm::new(d, EPS, vb.pp("sa_layer_norm"))?,
-            lin1: linear(d, h, true, vb.pp("ffn.lin1"))?,
-            lin2: linear(h, d, true, vb.pp("ffn.lin2"))?,
-            output_layer_norm: LayerNorm::new(d, EPS, vb.pp("output_layer_norm"))?,
-            act: Activation::parse(&cfg.activation).map_err(candle_core::Error::Msg)?,
-            heads: cfg.n_heads,
-            dropout: cfg.dropout,
-            attention_dropout: cfg.attention_dropout,
-        })
-    }
-
-    fn forward(
-        &self,
-        x: &Tensor,
-        mask: &Tensor,
-        d: Option<&Dropout>,
-    ) -> candle_core::Result<Tensor> {
-        let ctx = attention(
-            &self.q_lin.forward(x)?,
-            &self.k_lin.forward(x)?,
-            &self.v_lin.forward(x)?,
-            mask,
-            self.heads,
-            self.attention_dropout,
-            d,
-        )?;
-        let sa = self.sa_layer_norm.forward(&(self.out_lin.forward(&ctx)? + x)?)?;
-        let f = self.lin2.forward(&self.act.apply(&self.lin1.forward(&sa)?)?)?;
-        let f = dropout(&f, self.dropout, d)?;
-        self.output_layer_norm.forward(&(f + sa)?)
-    }
-}
+/// DistilBERT's names for the tensors of a post-norm layer.
+const DISTILBERT_LAYER: LayerNames = LayerNames {
+    query: "attention.q_lin",
+    key: "attention.k_lin",
+    value: "attention.v_lin",
+    attention_output: "attention.out_lin",
+    attention_norm: "sa_layer_norm",
+    intermediate: "ffn.lin1",
+    output: "ffn.lin2",
+    output_norm: "output_layer_norm",
+};
 
 /// `DistilBertForSequenceClassification`.
 #[derive(Debug, Clone)]
@@ -142,7 +97,7 @@ pub struct DistilBertForSequenceClassification {
     word_embeddings: Embedding,
     position_embeddings: Embedding,
     embeddings_norm: LayerNorm,
-    layers: Vec<Block>,
+    layers: Vec<Layer>,
     pre_classifier: Linear,
     classifier: Linear,
     dropout: f64,
@@ -157,6 +112,16 @@ impl DistilBertForSequenceClassification {
     pub fn new(cfg: &Config, num_labels: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         let d = cfg.dim;
         let base = vb.pp("distilbert");
+        let shape = LayerShape {
+            hidden: d,
+            intermediate: cfg.hidden_dim,
+            heads: cfg.n_heads,
+            eps: EPS,
+            act: cfg.activation.clone(),
+            hidden_dropout: cfg.dropout,
+            attention_dropout: cfg.attention_dropout,
+            dropout_after_attention: false,
+        };
         let emb = base.pp("embeddings");
         Ok(Self {
             word_embeddings: candle_nn::embedding(cfg.vocab_size, d, emb.pp("word_embeddings"))?,
@@ -167,7 +132,13 @@ impl DistilBertForSequenceClassification {
             )?,
             embeddings_norm: LayerNorm::new(d, EPS, emb.pp("LayerNorm"))?,
             layers: (0..cfg.n_layers)
-                .map(|i| Block::new(cfg, base.pp(format!("transformer.layer.{i}"))))
+                .map(|i| {
+                    Layer::with_names(
+                        &shape,
+                        &DISTILBERT_LAYER,
+                        base.pp(format!("transformer.layer.{i}")),
+                    )
+                })
                 .collect::<candle_core::Result<Vec<_>>>()?,
             pre_classifier: linear(d, d, true, vb.pp("pre_classifier"))?,
             classifier: linear(d, num_labels, true, vb.pp("classifier"))?,
