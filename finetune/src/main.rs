@@ -39,8 +39,8 @@ enum Command {
     /// Print the next-token logits of a model on one text as JSON (ids, logits, top 5): the
     /// hook that scripts/compare_reference.py compares with transformers.
     Logits(LogitsArgs),
-    /// Text classification with BERT, DistilBERT or RoBERTa-family encoders: train, predict,
-    /// compare.
+    /// Text classification with BERT, DistilBERT or RoBERTa-family encoders, or Llama-family
+    /// decoders: train, predict, compare.
     Classify(classify_cli::ClassifyArgs),
     /// Training speed and memory against PyTorch + transformers on the same shape and CPU, in
     /// one run, alternating (see finetune/bench/run.sh).

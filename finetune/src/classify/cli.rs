@@ -71,7 +71,8 @@ enum BaselineArg {
 
 #[derive(clap::Args)]
 struct TrainArgs {
-    /// Base model directory (Hugging Face BERT, DistilBERT, RoBERTa, CamemBERT, XLM-R).
+    /// Base model directory (Hugging Face BERT, DistilBERT, RoBERTa, CamemBERT, XLM-R, or a
+    /// Llama / Qwen2 / Mistral decoder, pooled at its last token).
     #[arg(long)]
     base: PathBuf,
     /// Training data (CSV with a header, or JSONL).
