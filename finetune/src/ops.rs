@@ -106,6 +106,55 @@ fn rows_per_task(rows: usize, row_len: usize) -> usize {
     rows.div_ceil(threads * 4).max(min_rows).max(1)
 }
 
+/// `impl CustomOp2 for $ty` with a CPU forward only (plus the trailing items, a `bwd`): the
+/// trait's boilerplate written once. The closure-like head names `self` and the storages.
+macro_rules! cpu_op2 {
+    ($ty:ty, $name:expr, |$this:ident, $s1:ident, $l1:ident, $s2:ident, $l2:ident| $fwd:expr $(, $item:item)* $(,)?) => {
+        impl CustomOp2 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn cpu_fwd(
+                &$this,
+                $s1: &CpuStorage,
+                $l1: &Layout,
+                $s2: &CpuStorage,
+                $l2: &Layout,
+            ) -> Result<(CpuStorage, Shape)> {
+                $fwd
+            }
+
+            $($item)*
+        }
+    };
+}
+
+/// [`cpu_op2`] for `CustomOp3`.
+macro_rules! cpu_op3 {
+    ($ty:ty, $name:expr, |$this:ident, $s1:ident, $l1:ident, $s2:ident, $l2:ident, $s3:ident, $l3:ident| $fwd:expr $(, $item:item)* $(,)?) => {
+        impl CustomOp3 for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn cpu_fwd(
+                &$this,
+                $s1: &CpuStorage,
+                $l1: &Layout,
+                $s2: &CpuStorage,
+                $l2: &Layout,
+                $s3: &CpuStorage,
+                $l3: &Layout,
+            ) -> Result<(CpuStorage, Shape)> {
+                $fwd
+            }
+
+            $($item)*
+        }
+    };
+}
+
 /// Σ a·b in eight independent lanes (vectorisable; a plain fold is not, floats being
 /// non-associative).
 fn dot<T: Real>(a: &[T], b: &[T]) -> T {
@@ -193,21 +242,14 @@ fn rms_norm_fwd<T: Real>(
     Ok((T::storage(out), l1.shape().clone()))
 }
 
-impl CustomOp2 for RmsNorm {
-    fn name(&self) -> &'static str {
-        "fused-rms-norm"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        by_dtype!(self.name(), s1, rms_norm_fwd(self.name(), self.eps, s1, l1, s2, l2))
-    }
-
+cpu_op2!(
+    RmsNorm,
+    "fused-rms-norm",
+    |self, s1, l1, s2, l2| by_dtype!(
+        self.name(),
+        s1,
+        rms_norm_fwd(self.name(), self.eps, s1, l1, s2, l2)
+    ),
     fn bwd(
         &self,
         x: &Tensor,
@@ -223,7 +265,7 @@ impl CustomOp2 for RmsNorm {
         let dw = both.narrow(0, n * h, h)?.reshape(weight.shape())?;
         Ok((Some(dx), Some(dw)))
     }
-}
+);
 
 /// `(x, weight, g)` → `[dx…, dweight…]` flat: `dx = r·(g·w − x·r²·Σ(g·w·x)/h)`,
 /// `dw = Σ_rows g·x·r` with `r = 1/rms(x)`.
@@ -277,24 +319,10 @@ fn rms_norm_bwd<T: Real>(
     Ok((T::storage(out), Shape::from(x.len() + h)))
 }
 
-impl CustomOp3 for RmsNormGrad {
-    fn name(&self) -> &'static str {
-        "fused-rms-norm-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let op = self.name();
-        by_dtype!(op, s1, rms_norm_bwd(op, self.eps, (s1, l1), (s2, l2), (s3, l3)))
-    }
-}
+cpu_op3!(RmsNormGrad, "fused-rms-norm-grad", |self, s1, l1, s2, l2, s3, l3| {
+    let op = self.name();
+    by_dtype!(op, s1, rms_norm_bwd(op, self.eps, (s1, l1), (s2, l2), (s3, l3)))
+});
 
 // ---------------------------------------------------------------------------------------------
 // Rotary embeddings
@@ -518,21 +546,14 @@ fn softmax_fwd<T: Real>(
     Ok((T::storage(out), l1.shape().clone()))
 }
 
-impl CustomOp2 for MaskedSoftmax {
-    fn name(&self) -> &'static str {
-        "fused-masked-softmax"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        by_dtype!(self.name(), s1, softmax_fwd(self.name(), self.scale, (s1, l1), (s2, l2)))
-    }
-
+cpu_op2!(
+    MaskedSoftmax,
+    "fused-masked-softmax",
+    |self, s1, l1, s2, l2| by_dtype!(
+        self.name(),
+        s1,
+        softmax_fwd(self.name(), self.scale, (s1, l1), (s2, l2))
+    ),
     fn bwd(
         &self,
         _scores: &Tensor,
@@ -543,7 +564,7 @@ impl CustomOp2 for MaskedSoftmax {
         let ds = res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGrad { scale: self.scale })?;
         Ok((Some(ds), None))
     }
-}
+);
 
 /// `(p, g)` → `scale · p ⊙ (g − Σ g⊙p)` row by row.
 struct SoftmaxGrad {
@@ -578,21 +599,11 @@ fn softmax_bwd<T: Real>(
     Ok((T::storage(out), l1.shape().clone()))
 }
 
-impl CustomOp2 for SoftmaxGrad {
-    fn name(&self) -> &'static str {
-        "fused-masked-softmax-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        by_dtype!(self.name(), s1, softmax_bwd(self.name(), self.scale, (s1, l1), (s2, l2)))
-    }
-}
+cpu_op2!(SoftmaxGrad, "fused-masked-softmax-grad", |self, s1, l1, s2, l2| by_dtype!(
+    self.name(),
+    s1,
+    softmax_bwd(self.name(), self.scale, (s1, l1), (s2, l2))
+));
 
 // ---------------------------------------------------------------------------------------------
 // SwiGLU
@@ -648,21 +659,10 @@ fn swiglu_fwd<T: Real>(
     Ok((T::storage(out), a.1.shape().clone()))
 }
 
-impl CustomOp2 for SwiGlu {
-    fn name(&self) -> &'static str {
-        "fused-swiglu"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        by_dtype!(self.name(), s1, swiglu_fwd(self.name(), (s1, l1), (s2, l2)))
-    }
-
+cpu_op2!(
+    SwiGlu,
+    "fused-swiglu",
+    |self, s1, l1, s2, l2| by_dtype!(self.name(), s1, swiglu_fwd(self.name(), (s1, l1), (s2, l2))),
     fn bwd(
         &self,
         gate: &Tensor,
@@ -676,7 +676,7 @@ impl CustomOp2 for SwiGlu {
         let du = both.narrow(0, n, n)?.reshape(up.shape())?;
         Ok((Some(dg), Some(du)))
     }
-}
+);
 
 /// `(gate, up, g)` → `[dgate…, dup…]`: `dgate = g·up·σ(x)(1 + x(1 − σ(x)))`, `dup = g·silu(x)`.
 struct SwiGluGrad;
@@ -709,23 +709,11 @@ fn swiglu_bwd<T: Real>(
     Ok((T::storage(out), Shape::from(2 * n)))
 }
 
-impl CustomOp3 for SwiGluGrad {
-    fn name(&self) -> &'static str {
-        "fused-swiglu-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        by_dtype!(self.name(), s1, swiglu_bwd(self.name(), (s1, l1), (s2, l2), (s3, l3)))
-    }
-}
+cpu_op3!(SwiGluGrad, "fused-swiglu-grad", |self, s1, l1, s2, l2, s3, l3| by_dtype!(
+    self.name(),
+    s1,
+    swiglu_bwd(self.name(), (s1, l1), (s2, l2), (s3, l3))
+));
 
 // ---------------------------------------------------------------------------------------------
 // Linear
@@ -874,21 +862,10 @@ fn linear_fwd<T: Real>(
     Ok((T::storage(y), Shape::from((n, o))))
 }
 
-impl CustomOp2 for LinearOp {
-    fn name(&self) -> &'static str {
-        "linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        by_dtype!(self.name(), s1, linear_fwd(self.name(), (s1, l1), (s2, l2)))
-    }
-
+cpu_op2!(
+    LinearOp,
+    "linear",
+    |self, s1, l1, s2, l2| by_dtype!(self.name(), s1, linear_fwd(self.name(), (s1, l1), (s2, l2))),
     fn bwd(
         &self,
         x: &Tensor,
@@ -905,7 +882,7 @@ impl CustomOp2 for LinearOp {
         // gᵀ·x is (out, in), the weight's own layout: no transpose for the store to add.
         Ok((Some(dx), Some(g.t()?.matmul(x)?)))
     }
-}
+);
 
 /// `slot += gᵀ · x` for `g` `(n, o)` and `x` `(n, k)`, f32, contiguous.
 fn accumulate_weight_grad(slot: &GradSlot, g: &Tensor, x: &Tensor) -> Result<()> {
