@@ -7,7 +7,9 @@
 //! from the row's logsumexp, written straight into the gradient), rows in parallel. Other devices use the composite
 //! formula.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor, D};
+use candle_core::{CpuStorage, Layout, Shape, Tensor, D};
+
+use crate::ops::{cpu_op2, cpu_op3};
 use rayon::prelude::*;
 
 /// Per-row negative log-likelihood `logsumexp(logits[i]) - logits[i, targets[i]]`: `logits`
@@ -63,18 +65,10 @@ fn row_stats(row: &[f32]) -> (f32, f32) {
     (max, sum)
 }
 
-impl CustomOp2 for CrossEntropy {
-    fn name(&self) -> &'static str {
-        "fused-cross-entropy"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+cpu_op2!(
+    CrossEntropy,
+    "fused-cross-entropy",
+    |self, s1, l1, s2, l2| {
         let (logits, targets, n, vocab) = rows(self.name(), s1, l1, s2, l2)?;
         let nll: Vec<f32> = logits
             .par_chunks(vocab)
@@ -85,8 +79,7 @@ impl CustomOp2 for CrossEntropy {
             })
             .collect();
         Ok((CpuStorage::F32(nll), Shape::from(n)))
-    }
-
+    },
     fn bwd(
         &self,
         logits: &Tensor,
@@ -101,45 +94,31 @@ impl CustomOp2 for CrossEntropy {
         let grad = logits.apply_op3_no_bwd(targets, &stats, &CrossEntropyGrad)?;
         Ok((Some(grad), None))
     }
-}
+);
 
 /// `d nll[i] / d logits[i, j] · g[i] = (softmax(logits[i])_j - [j = t_i]) · g[i]`, from the
 /// logits, the targets and `(n, 2)` rows of (logsumexp, g).
 struct CrossEntropyGrad;
 
-impl CustomOp3 for CrossEntropyGrad {
-    fn name(&self) -> &'static str {
-        "fused-cross-entropy-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (logits, targets, n, vocab) = rows(self.name(), s1, l1, s2, l2)?;
-        let (CpuStorage::F32(stats), Some((s0, s1))) = (s3, l3.contiguous_offsets()) else {
-            candle_core::bail!("{}: contiguous f32 row statistics only", self.name())
-        };
-        let stats = &stats[s0..s1];
-        let mut out = vec![0f32; n * vocab];
-        out.par_chunks_mut(vocab)
-            .zip(logits.par_chunks(vocab))
-            .zip(targets.par_iter().zip(stats.par_chunks(2)))
-            .for_each(|((out, row), (&t, lse_g))| {
-                let (lse, gi) = (lse_g[0], lse_g[1]);
-                for (o, &x) in out.iter_mut().zip(row) {
-                    *o = (x - lse).exp() * gi;
-                }
-                out[t as usize] -= gi;
-            });
-        Ok((CpuStorage::F32(out), Shape::from((n, vocab))))
-    }
-}
+cpu_op3!(CrossEntropyGrad, "fused-cross-entropy-grad", |self, s1, l1, s2, l2, s3, l3| {
+    let (logits, targets, n, vocab) = rows(self.name(), s1, l1, s2, l2)?;
+    let (CpuStorage::F32(stats), Some((s0, s1))) = (s3, l3.contiguous_offsets()) else {
+        candle_core::bail!("{}: contiguous f32 row statistics only", self.name())
+    };
+    let stats = &stats[s0..s1];
+    let mut out = vec![0f32; n * vocab];
+    out.par_chunks_mut(vocab)
+        .zip(logits.par_chunks(vocab))
+        .zip(targets.par_iter().zip(stats.par_chunks(2)))
+        .for_each(|((out, row), (&t, lse_g))| {
+            let (lse, gi) = (lse_g[0], lse_g[1]);
+            for (o, &x) in out.iter_mut().zip(row) {
+                *o = (x - lse).exp() * gi;
+            }
+            out[t as usize] -= gi;
+        });
+    Ok((CpuStorage::F32(out), Shape::from((n, vocab))))
+});
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, D};
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, D};
 use num_traits::Float;
 use rayon::prelude::*;
 
@@ -47,38 +47,30 @@ fn fused_here(x: &Tensor) -> bool {
 trait Real: Float + Send + Sync + std::iter::Sum + 'static {
     fn slice(s: &CpuStorage) -> Option<&[Self]>;
     fn storage(v: Vec<Self>) -> CpuStorage;
-    fn of(x: f64) -> Self;
-}
-
-impl Real for f32 {
-    fn slice(s: &CpuStorage) -> Option<&[Self]> {
-        match s {
-            CpuStorage::F32(v) => Some(v),
-            _ => None,
-        }
-    }
-    fn storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F32(v)
-    }
+    /// A constant (an epsilon, a scale) in this type.
     fn of(x: f64) -> Self {
-        x as f32
+        num_traits::cast(x).unwrap_or_else(Self::nan)
     }
 }
 
-impl Real for f64 {
-    fn slice(s: &CpuStorage) -> Option<&[Self]> {
-        match s {
-            CpuStorage::F64(v) => Some(v),
-            _ => None,
+macro_rules! real {
+    ($t:ty, $variant:ident) => {
+        impl Real for $t {
+            fn slice(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn storage(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(v)
+            }
         }
-    }
-    fn storage(v: Vec<Self>) -> CpuStorage {
-        CpuStorage::F64(v)
-    }
-    fn of(x: f64) -> Self {
-        x
-    }
+    };
 }
+
+real!(f32, F32);
+real!(f64, F64);
 
 fn vals<'a, T: Real>(op: &str, what: &str, s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
     match (T::slice(s), l.contiguous_offsets()) {
@@ -110,18 +102,18 @@ fn rows_per_task(rows: usize, row_len: usize) -> usize {
 /// trait's boilerplate written once. The closure-like head names `self` and the storages.
 macro_rules! cpu_op2 {
     ($ty:ty, $name:expr, |$this:ident, $s1:ident, $l1:ident, $s2:ident, $l2:ident| $fwd:expr $(, $item:item)* $(,)?) => {
-        impl CustomOp2 for $ty {
-            fn name(&self) -> &'static str {
+        impl candle_core::CustomOp2 for $ty {
+            fn name(&$this) -> &'static str {
                 $name
             }
 
             fn cpu_fwd(
                 &$this,
-                $s1: &CpuStorage,
-                $l1: &Layout,
-                $s2: &CpuStorage,
-                $l2: &Layout,
-            ) -> Result<(CpuStorage, Shape)> {
+                $s1: &candle_core::CpuStorage,
+                $l1: &candle_core::Layout,
+                $s2: &candle_core::CpuStorage,
+                $l2: &candle_core::Layout,
+            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
                 $fwd
             }
 
@@ -129,24 +121,26 @@ macro_rules! cpu_op2 {
         }
     };
 }
+
+pub(crate) use cpu_op2;
 
 /// [`cpu_op2`] for `CustomOp3`.
 macro_rules! cpu_op3 {
     ($ty:ty, $name:expr, |$this:ident, $s1:ident, $l1:ident, $s2:ident, $l2:ident, $s3:ident, $l3:ident| $fwd:expr $(, $item:item)* $(,)?) => {
-        impl CustomOp3 for $ty {
-            fn name(&self) -> &'static str {
+        impl candle_core::CustomOp3 for $ty {
+            fn name(&$this) -> &'static str {
                 $name
             }
 
             fn cpu_fwd(
                 &$this,
-                $s1: &CpuStorage,
-                $l1: &Layout,
-                $s2: &CpuStorage,
-                $l2: &Layout,
-                $s3: &CpuStorage,
-                $l3: &Layout,
-            ) -> Result<(CpuStorage, Shape)> {
+                $s1: &candle_core::CpuStorage,
+                $l1: &candle_core::Layout,
+                $s2: &candle_core::CpuStorage,
+                $l2: &candle_core::Layout,
+                $s3: &candle_core::CpuStorage,
+                $l3: &candle_core::Layout,
+            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
                 $fwd
             }
 
@@ -154,6 +148,8 @@ macro_rules! cpu_op3 {
         }
     };
 }
+
+pub(crate) use cpu_op3;
 
 /// Σ a·b in eight independent lanes (vectorisable; a plain fold is not, floats being
 /// non-associative).
@@ -433,27 +429,14 @@ fn rope_kernel<T: Real>(
     }
 }
 
-impl CustomOp3 for Rope {
-    fn name(&self) -> &'static str {
-        if self.grad {
-            "fused-rope-grad"
-        } else {
-            "fused-rope"
-        }
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        by_dtype!(self.name(), s1, rope_kernel(self, (s1, l1), (s2, l2), (s3, l3)))
-    }
-
+cpu_op3!(
+    Rope,
+    if self.grad { "fused-rope-grad" } else { "fused-rope" },
+    |self, s1, l1, s2, l2, s3, l3| by_dtype!(
+        self.name(),
+        s1,
+        rope_kernel(self, (s1, l1), (s2, l2), (s3, l3))
+    ),
     fn bwd(
         &self,
         _x: &Tensor,
@@ -466,7 +449,7 @@ impl CustomOp3 for Rope {
         let dx = grad.contiguous()?.apply_op3_no_bwd(cos, sin, &back)?;
         Ok((Some(dx), None, None))
     }
-}
+);
 
 // ---------------------------------------------------------------------------------------------
 // Scaled, masked softmax
