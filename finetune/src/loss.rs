@@ -9,7 +9,7 @@
 
 use candle_core::{CpuStorage, Layout, Shape, Tensor, D};
 
-use crate::ops::{cpu_op2, cpu_op3};
+use crate::ops::cpu_op;
 use rayon::prelude::*;
 
 /// Per-row negative log-likelihood `logsumexp(logits[i]) - logits[i, targets[i]]`: `logits`
@@ -65,7 +65,8 @@ fn row_stats(row: &[f32]) -> (f32, f32) {
     (max, sum)
 }
 
-cpu_op2!(
+cpu_op!(
+    CustomOp2,
     CrossEntropy,
     "fused-cross-entropy",
     |self, s1, l1, s2, l2| {
@@ -100,7 +101,7 @@ cpu_op2!(
 /// logits, the targets and `(n, 2)` rows of (logsumexp, g).
 struct CrossEntropyGrad;
 
-cpu_op3!(CrossEntropyGrad, "fused-cross-entropy-grad", |self, s1, l1, s2, l2, s3, l3| {
+cpu_op!(CustomOp3, CrossEntropyGrad, "fused-cross-entropy-grad", |self, s1, l1, s2, l2, s3, l3| {
     let (logits, targets, n, vocab) = rows(self.name(), s1, l1, s2, l2)?;
     let (CpuStorage::F32(stats), Some((s0, s1))) = (s3, l3.contiguous_offsets()) else {
         candle_core::bail!("{}: contiguous f32 row statistics only", self.name())

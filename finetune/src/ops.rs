@@ -98,21 +98,19 @@ fn rows_per_task(rows: usize, row_len: usize) -> usize {
     rows.div_ceil(threads * 4).max(min_rows).max(1)
 }
 
-/// `impl CustomOp2 for $ty` with a CPU forward only (plus the trailing items, a `bwd`): the
-/// trait's boilerplate written once. The closure-like head names `self` and the storages.
-macro_rules! cpu_op2 {
-    ($ty:ty, $name:expr, |$this:ident, $s1:ident, $l1:ident, $s2:ident, $l2:ident| $fwd:expr $(, $item:item)* $(,)?) => {
-        impl candle_core::CustomOp2 for $ty {
+/// `impl candle_core::$trait for $ty` (`CustomOp1`, `CustomOp2` or `CustomOp3`) with a CPU
+/// forward only, plus the trailing items (a `bwd`): the trait's boilerplate written once. The
+/// closure-like head names `self` and each argument's storage and layout.
+macro_rules! cpu_op {
+    ($trait:ident, $ty:ty, $name:expr, |$this:ident $(, $s:ident, $l:ident)+| $fwd:expr $(, $item:item)* $(,)?) => {
+        impl candle_core::$trait for $ty {
             fn name(&$this) -> &'static str {
                 $name
             }
 
             fn cpu_fwd(
                 &$this,
-                $s1: &candle_core::CpuStorage,
-                $l1: &candle_core::Layout,
-                $s2: &candle_core::CpuStorage,
-                $l2: &candle_core::Layout,
+                $($s: &candle_core::CpuStorage, $l: &candle_core::Layout,)+
             ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
                 $fwd
             }
@@ -122,34 +120,7 @@ macro_rules! cpu_op2 {
     };
 }
 
-pub(crate) use cpu_op2;
-
-/// [`cpu_op2`] for `CustomOp3`.
-macro_rules! cpu_op3 {
-    ($ty:ty, $name:expr, |$this:ident, $s1:ident, $l1:ident, $s2:ident, $l2:ident, $s3:ident, $l3:ident| $fwd:expr $(, $item:item)* $(,)?) => {
-        impl candle_core::CustomOp3 for $ty {
-            fn name(&$this) -> &'static str {
-                $name
-            }
-
-            fn cpu_fwd(
-                &$this,
-                $s1: &candle_core::CpuStorage,
-                $l1: &candle_core::Layout,
-                $s2: &candle_core::CpuStorage,
-                $l2: &candle_core::Layout,
-                $s3: &candle_core::CpuStorage,
-                $l3: &candle_core::Layout,
-            ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
-                $fwd
-            }
-
-            $($item)*
-        }
-    };
-}
-
-pub(crate) use cpu_op3;
+pub(crate) use cpu_op;
 
 /// Σ a·b in eight independent lanes (vectorisable; a plain fold is not, floats being
 /// non-associative).
@@ -238,7 +209,8 @@ fn rms_norm_fwd<T: Real>(
     Ok((T::storage(out), l1.shape().clone()))
 }
 
-cpu_op2!(
+cpu_op!(
+    CustomOp2,
     RmsNorm,
     "fused-rms-norm",
     |self, s1, l1, s2, l2| by_dtype!(
@@ -315,7 +287,7 @@ fn rms_norm_bwd<T: Real>(
     Ok((T::storage(out), Shape::from(x.len() + h)))
 }
 
-cpu_op3!(RmsNormGrad, "fused-rms-norm-grad", |self, s1, l1, s2, l2, s3, l3| {
+cpu_op!(CustomOp3, RmsNormGrad, "fused-rms-norm-grad", |self, s1, l1, s2, l2, s3, l3| {
     let op = self.name();
     by_dtype!(op, s1, rms_norm_bwd(op, self.eps, (s1, l1), (s2, l2), (s3, l3)))
 });
@@ -429,7 +401,8 @@ fn rope_kernel<T: Real>(
     }
 }
 
-cpu_op3!(
+cpu_op!(
+    CustomOp3,
     Rope,
     if self.grad { "fused-rope-grad" } else { "fused-rope" },
     |self, s1, l1, s2, l2, s3, l3| by_dtype!(
@@ -529,7 +502,8 @@ fn softmax_fwd<T: Real>(
     Ok((T::storage(out), l1.shape().clone()))
 }
 
-cpu_op2!(
+cpu_op!(
+    CustomOp2,
     MaskedSoftmax,
     "fused-masked-softmax",
     |self, s1, l1, s2, l2| by_dtype!(
@@ -582,7 +556,7 @@ fn softmax_bwd<T: Real>(
     Ok((T::storage(out), l1.shape().clone()))
 }
 
-cpu_op2!(SoftmaxGrad, "fused-masked-softmax-grad", |self, s1, l1, s2, l2| by_dtype!(
+cpu_op!(CustomOp2, SoftmaxGrad, "fused-masked-softmax-grad", |self, s1, l1, s2, l2| by_dtype!(
     self.name(),
     s1,
     softmax_bwd(self.name(), self.scale, (s1, l1), (s2, l2))
@@ -642,7 +616,8 @@ fn swiglu_fwd<T: Real>(
     Ok((T::storage(out), a.1.shape().clone()))
 }
 
-cpu_op2!(
+cpu_op!(
+    CustomOp2,
     SwiGlu,
     "fused-swiglu",
     |self, s1, l1, s2, l2| by_dtype!(self.name(), s1, swiglu_fwd(self.name(), (s1, l1), (s2, l2))),
@@ -692,7 +667,7 @@ fn swiglu_bwd<T: Real>(
     Ok((T::storage(out), Shape::from(2 * n)))
 }
 
-cpu_op3!(SwiGluGrad, "fused-swiglu-grad", |self, s1, l1, s2, l2, s3, l3| by_dtype!(
+cpu_op!(CustomOp3, SwiGluGrad, "fused-swiglu-grad", |self, s1, l1, s2, l2, s3, l3| by_dtype!(
     self.name(),
     s1,
     swiglu_bwd(self.name(), (s1, l1), (s2, l2), (s3, l3))
@@ -845,7 +820,8 @@ fn linear_fwd<T: Real>(
     Ok((T::storage(y), Shape::from((n, o))))
 }
 
-cpu_op2!(
+cpu_op!(
+    CustomOp2,
     LinearOp,
     "linear",
     |self, s1, l1, s2, l2| by_dtype!(self.name(), s1, linear_fwd(self.name(), (s1, l1), (s2, l2))),
