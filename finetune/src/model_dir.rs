@@ -259,6 +259,20 @@ impl Params {
         Ok(())
     }
 
+    /// Writes `values` (one tensor per parameter, in parameter order: a snapshot of earlier
+    /// weights) atomically under the parameters' names.
+    ///
+    /// # Errors
+    /// Serialisation failure; I/O errors name the file.
+    pub fn save_values(&self, path: &Path, values: &[Tensor]) -> Result<()> {
+        let data: Vec<(&str, &Tensor)> =
+            self.vars.iter().zip(values).map(|((n, _), t)| (n.as_str(), t)).collect();
+        let bytes = safetensors::serialize(data, None)
+            .map_err(|e| Error::Candle(candle_core::Error::Msg(e.to_string())))?;
+        records::atomic::write_bytes_atomic(path, &bytes)?;
+        Ok(())
+    }
+
     /// Overwrites the parameters with the tensors of a safetensors file (same names and shapes).
     ///
     /// # Errors

@@ -518,7 +518,10 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
                 let dir = cfg.out.join(format!("{CHECKPOINT_PREFIX}{step}"));
                 if hp.save_strategy == SaveStrategy::Best {
                     crate::checkpoint::write_resumable(&dir, &st, &params, &opt)?;
-                    save_best(&dir.join(BEST_WEIGHTS_FILE), &params, best_weights.as_deref())?;
+                    // The best weights are those of an evaluation: one was just made.
+                    if let Some(best) = &best_weights {
+                        params.save_values(&dir.join(BEST_WEIGHTS_FILE), best)?;
+                    }
                     // Only the newest is needed to resume.
                     for (_, old) in
                         resumable_checkpoints(&cfg.out).iter().filter(|(_, d)| *d != dir)
@@ -626,19 +629,6 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
     };
     write_info(cfg, &base, &params, max_length, &summary)?;
     Ok(summary)
-}
-
-/// Writes the best weights (`snapshot`, in parameter order; the current ones when none) under
-/// the parameters' names.
-fn save_best(path: &Path, params: &Params, snapshot: Option<&[Tensor]>) -> Result<()> {
-    let tensors: std::collections::HashMap<String, Tensor> = match snapshot {
-        Some(s) => params.vars.iter().zip(s).map(|((n, _), t)| (n.clone(), t.clone())).collect(),
-        None => params.vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect(),
-    };
-    let tmp = path.with_extension("safetensors.tmp");
-    candle_core::safetensors::save(&tensors, &tmp)
-        .map_err(|e| Error::model(&tmp, e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 fn restore(params: &Params, snapshot: &[Tensor]) -> Result<()> {
