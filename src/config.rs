@@ -289,14 +289,18 @@ impl PipelineConfig {
 }
 
 /// Where relative paths of the embedded default are resolved: the working directory when it
-/// holds `data/lexicon.csv` (the repository root, or a container's work directory), else the
-/// workspace that built this binary.
+/// holds `data/lexicon.csv` (the repository root, or a container's work directory), else
+/// `$PARTFINDER_ROOT` when it does (the Flyte image sets `/app`), else the workspace that built
+/// this binary.
 pub fn default_base_dir() -> PathBuf {
+    let holds_data = |dir: &Path| dir.join("data/lexicon.csv").is_file();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    if cwd.join("data/lexicon.csv").is_file() {
-        cwd
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    if holds_data(&cwd) {
+        return cwd;
+    }
+    match std::env::var_os("PARTFINDER_ROOT").map(PathBuf::from) {
+        Some(root) if holds_data(&root) => root,
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
     }
 }
 

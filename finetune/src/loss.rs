@@ -9,7 +9,7 @@
 
 use candle_core::{CpuStorage, Layout, Shape, Tensor, D};
 
-use crate::ops::cpu_op;
+use crate::ops::{cpu_op, exp_f32, sum_exp_shifted};
 use rayon::prelude::*;
 
 /// Per-row negative log-likelihood `logsumexp(logits[i]) - logits[i, targets[i]]`: `logits`
@@ -61,8 +61,7 @@ fn rows<'a>(
 /// `(max, Σ exp(x - max))` of one row.
 fn row_stats(row: &[f32]) -> (f32, f32) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = row.iter().map(|&x| (x - max).exp()).sum();
-    (max, sum)
+    (max, sum_exp_shifted(row, max))
 }
 
 cpu_op!(
@@ -107,17 +106,21 @@ cpu_op!(CustomOp3, CrossEntropyGrad, "fused-cross-entropy-grad", |self, s1, l1, 
         candle_core::bail!("{}: contiguous f32 row statistics only", self.name())
     };
     let stats = &stats[s0..s1];
-    let mut out = vec![0f32; n * vocab];
-    out.par_chunks_mut(vocab)
+    // Every element is written below: no zero fill of the (n, vocab) buffer first.
+    let mut out: Vec<f32> = Vec::with_capacity(n * vocab);
+    out.spare_capacity_mut()[..n * vocab]
+        .par_chunks_mut(vocab)
         .zip(logits.par_chunks(vocab))
         .zip(targets.par_iter().zip(stats.par_chunks(2)))
         .for_each(|((out, row), (&t, lse_g))| {
             let (lse, gi) = (lse_g[0], lse_g[1]);
             for (o, &x) in out.iter_mut().zip(row) {
-                *o = (x - lse).exp() * gi;
+                o.write(exp_f32(x - lse) * gi);
             }
-            out[t as usize] -= gi;
+            out[t as usize].write(exp_f32(row[t as usize] - lse) * gi - gi);
         });
+    // SAFETY: the loop above initialised all n · vocab elements (n rows of `vocab`).
+    unsafe { out.set_len(n * vocab) };
     Ok((CpuStorage::F32(out), Shape::from((n, vocab))))
 });
 
