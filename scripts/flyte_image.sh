@@ -71,8 +71,14 @@ if [ "$local_bases" = 1 ]; then
   cp -a "$sysroot/bin" "$sysroot/lib" "$sysroot/libexec" "$work/rust/toolchain/"
   # This machine's own CA certificates (a network whose HTTPS goes through a proxy of its own):
   # the registries are reached through it from inside the build too.
-  cp /usr/local/share/ca-certificates/*.crt "$work/rust/ca/" 2>/dev/null || true
-  cp "$work/rust/ca/." "$work/python/ca/" -r
+  for dir in "$work/rust/ca" "$work/python/ca"; do
+    cp /usr/local/share/ca-certificates/*.crt "$dir/" 2>/dev/null || true
+  done
+  # Builds the stand-in in directory $2 as $1, its log shown only when it fails.
+  stand_in() {
+    echo "stand-in: $1"
+    bud -t "docker.io/library/$1" "$2" >"$2.log" 2>&1 || { tail -n 30 "$2.log"; exit 1; }
+  }
   cat >"$work/rust/Containerfile" <<'EOF'
 FROM localhost/partfinder-bookworm
 RUN apt-get update \
@@ -84,10 +90,7 @@ COPY toolchain/ /usr/local/
 ENV CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RUN mkdir -p /usr/local/cargo/bin && cargo --version && rustc --version
 EOF
-  echo "stand-in: rust:1.95-bookworm"
-  bud -t docker.io/library/rust:1.95-bookworm "$work/rust" >"$work/rust.log" 2>&1 \
-    || { tail -n 30 "$work/rust.log"; exit 1; }
-  mkdir -p "$work/python"
+  stand_in rust:1.95-bookworm "$work/rust"
   cat >"$work/python/Containerfile" <<'EOF'
 FROM localhost/partfinder-bookworm
 RUN apt-get update \
@@ -100,9 +103,7 @@ ENV PATH=/usr/local/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 RUN python --version && pip --version
 EOF
-  echo "stand-in: python:3.11-slim-bookworm"
-  bud -t docker.io/library/python:3.11-slim-bookworm "$work/python" >"$work/python.log" 2>&1 \
-    || { tail -n 30 "$work/python.log"; exit 1; }
+  stand_in python:3.11-slim-bookworm "$work/python"
   rm -rf "$work/rust/toolchain"
 fi
 
