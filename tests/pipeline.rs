@@ -171,3 +171,71 @@ fn print_config_shows_file_values_over_defaults() {
     assert!(text.contains("limit = 5"), "{text}");
     assert!(text.contains("base = \"tiny\""), "{text}");
 }
+
+/// `kill -9` or SIGTERM on the pipeline stops the stage it was running (no orphan keeps writing
+/// into the stage directory), and an immediate rerun takes over the leftover directory.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_pipeline_stops_its_stage_and_a_rerun_recovers() {
+    use std::os::unix::fs::PermissionsExt;
+    let bins = bin_dir();
+    for signal in ["-KILL", "-TERM"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let cwd = tmp.path();
+        // A label stage that never ends and keeps writing into its stage directory.
+        let slow = cwd.join("slow-bin");
+        std::fs::create_dir(&slow).unwrap();
+        for name in STAGE_BINARIES {
+            let exe = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+            if name != "label" {
+                link_or_copy(&bins.join(&exe), &slow.join(exe));
+            }
+        }
+        let pid_file = cwd.join("label.pid");
+        let script = "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --output ] && out=\"$2\"; shift; done\n\
+                      dir=$(dirname \"$out\"); echo $$ > \"$PID_FILE.tmp\"; mv \"$PID_FILE.tmp\" \"$PID_FILE\"\n\
+                      i=0; while :; do i=$((i+1)); : > \"$dir/junk$i\"; sleep 0.02; done\n";
+        std::fs::write(slow.join("label"), script).unwrap();
+        std::fs::set_permissions(slow.join("label"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_partfinder"))
+            .current_dir(cwd)
+            .args(["pipeline", "--quiet", "--out", "out/pipeline", "--bin-dir"])
+            .arg(&slow)
+            .env("PID_FILE", &pid_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Bounded waits: the stage starts within a minute, and dies within 10 s of its parent.
+        let started = std::time::Instant::now();
+        while !pid_file.exists() {
+            assert!(started.elapsed().as_secs() < 60, "the label stage never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let stage_pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+        let killed = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        child.wait().unwrap();
+        let proc = PathBuf::from(format!("/proc/{stage_pid}"));
+        let killed_at = std::time::Instant::now();
+        // A zombie (state Z) has stopped; it only waits for init to reap it.
+        let alive = || {
+            std::fs::read_to_string(proc.join("stat"))
+                .is_ok_and(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        };
+        while alive() {
+            assert!(
+                killed_at.elapsed().as_secs() < 10,
+                "{signal}: the label stage (pid {stage_pid}) outlived the pipeline"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The rerun, at once, with the real binaries: label's leftover directory is replaced.
+        let rerun = pipeline(cwd, &bins, &[]);
+        assert!(rerun.status.success(), "{signal}: {}", stderr(&rerun));
+        let label_dir = stage_dir(&cwd.join("out/pipeline"), "label");
+        assert!(label_dir.join("labeled.parquet").is_file());
+        assert!(!label_dir.join("junk1").exists(), "the leftover files are gone");
+    }
+}

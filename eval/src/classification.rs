@@ -207,7 +207,7 @@ pub fn sorted_labels<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String
 /// The file cannot be read, a line is not a JSON object, or `label` / `predicted` is missing or
 /// neither a string nor an integer; errors name the file, line and field.
 pub fn read_class_predictions(path: &Path) -> Result<Vec<ClassPrediction>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = records::text::read_text(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -241,7 +241,7 @@ pub fn read_class_predictions(path: &Path) -> Result<Vec<ClassPrediction>> {
 /// # Errors
 /// The file cannot be read, or a label appears twice.
 pub fn read_labels(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = records::text::read_text(path)?;
     let mut labels: Vec<String> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let label = line.trim();

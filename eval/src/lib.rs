@@ -34,6 +34,7 @@
 pub mod classification;
 pub mod compare;
 mod error;
+pub mod human;
 #[cfg(feature = "plot")]
 pub mod plot;
 #[cfg(feature = "plot")]

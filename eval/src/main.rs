@@ -45,20 +45,32 @@ enum Command {
         chart: ChartArgs,
     },
     /// Score predictions.jsonl against gold parts: exact match, micro and macro P/R/F1, a
-    /// per-part table and the worst examples.
+    /// per-part table and the worst examples. With --annotations: against reviews annotated by
+    /// hand, by the annotation guideline's rule, with the most frequent errors in context.
     Score {
-        /// A run's predictions.jsonl.
+        /// A run's predictions.jsonl (with --annotations also a labeled CSV from `label`).
         #[arg(long)]
         predictions: PathBuf,
         /// Gold: a JSONL dataset (ids from its .ids sidecar, else line numbers) or a labeled CSV
         /// (source_file, index, List_part). Default: the gold carried by the predictions.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "annotations")]
         gold: Option<PathBuf>,
+        /// Hand annotations ({"file", "index", "mentions": [{"surface", "canonical"}]} lines,
+        /// as ../shared/gold/dev.jsonl and data/gold/*.jsonl): scored by the guideline's rule
+        /// (a part is right when its normalised form is a mention's surface or canonical;
+        /// micro P/R/F1). Repeatable: one score per file.
+        #[arg(long, value_name = "JSONL")]
+        annotations: Vec<PathBuf>,
+        /// A labeled CSV whose Review column shows the errors in context (default: the
+        /// predictions' own, when they are a labeled CSV).
+        #[arg(long, value_name = "CSV", requires = "annotations")]
+        context: Option<PathBuf>,
         /// Parts held out of training, one canonical name per line: their recall is reported
         /// apart from the seen parts'.
         #[arg(long)]
         heldout_parts: Option<PathBuf>,
-        /// How many of the worst examples to list.
+        /// How many of the worst examples to list (with --annotations: how many of the most
+        /// frequent false positives and misses).
         #[arg(long, default_value_t = 10)]
         worst: usize,
         /// Rows of the per-part table in the text output (the JSON has all).
@@ -219,8 +231,37 @@ fn run(cli: Cli) -> Result<()> {
             let list: String = written.iter().map(|p| format!("{}\n", p.display())).collect();
             print(&list)?;
         }
-        Command::Score { predictions, gold, heldout_parts, worst, max_parts, json, out } => {
+        Command::Score { predictions, annotations, context, worst, json, out, .. }
+            if !annotations.is_empty() =>
+        {
+            let mut extracted = eval::human::Extracted::read(&predictions)?;
+            if let Some(path) = &context {
+                extracted.texts = eval::human::Extracted::read(path)?.texts;
+            }
+            let mut scores = Vec::new();
+            for path in &annotations {
+                let gold = records::gold::read_annotations(path)?;
+                let name = path.display().to_string();
+                scores.push(eval::human::score_annotations(&extracted, &gold, &name, worst));
+            }
+            let json_text = serde_json::to_string_pretty(&scores)? + "\n";
+            if let Some(out) = out {
+                let path = output_path(&out, "human_scores.json");
+                let mut inputs = vec![&predictions];
+                inputs.extend(&annotations);
+                inputs.extend(&context);
+                records::atomic::ensure_not_input(&path, &inputs)?;
+                records::atomic::write_bytes_atomic(&path, json_text.as_bytes())?;
+                note(quiet, format_args!("wrote {}", path.display()));
+            }
+            let text: String = scores.iter().map(|s| s.to_text() + "\n").collect();
+            print(&if json { json_text } else { text })?;
+        }
+        Command::Score {
+            predictions, gold, heldout_parts, worst, max_parts, json, out, ..
+        } => {
             let preds = read_predictions(&predictions)?;
+            let gold_path = gold.clone();
             let gold = match &gold {
                 Some(path) => read_gold(path)?,
                 None => gold_from_predictions(&preds)?,
@@ -240,6 +281,12 @@ fn run(cli: Cli) -> Result<()> {
             let json_text = serde_json::to_string_pretty(&report)? + "\n";
             if let Some(out) = out {
                 let path = output_path(&out, "scores.json");
+                let inputs: Vec<&PathBuf> =
+                    [Some(&predictions), gold_path.as_ref(), heldout_parts.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                records::atomic::ensure_not_input(&path, &inputs)?;
                 records::atomic::write_bytes_atomic(&path, json_text.as_bytes())?;
                 note(quiet, format_args!("wrote {}", path.display()));
             }
@@ -291,6 +338,7 @@ fn run(cli: Cli) -> Result<()> {
             let json_text = serde_json::to_string_pretty(&report)? + "\n";
             if let Some(out) = out {
                 let path = output_path(&out, "classification.json");
+                records::atomic::ensure_not_input(&path, &[&predictions])?;
                 records::atomic::write_bytes_atomic(&path, json_text.as_bytes())?;
                 note(quiet, format_args!("wrote {}", path.display()));
             }

@@ -160,17 +160,14 @@ pub struct ScoreReport {
     pub heldout: Option<HeldoutScores>,
 }
 
-/// The comparison key of a part name: trimmed and lower-cased.
-pub fn part_key(part: &str) -> String {
-    part.trim().to_lowercase()
-}
+pub use records::dataset::part_key;
 
 /// Reads `predictions.jsonl` (one [`Prediction`] per line; blank lines are skipped).
 ///
 /// # Errors
 /// The file cannot be read or a line is not a prediction; errors name the file and line.
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = records::text::read_text(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -212,7 +209,7 @@ fn gold_from_jsonl(text: &str, path: &Path) -> Result<Vec<GoldExample>> {
     let sidecar = ids_sidecar(path);
     let ids: Option<Vec<String>> = match &sidecar {
         Some(side) => {
-            let text = std::fs::read_to_string(side).map_err(|e| Error::io(side, e))?;
+            let text = records::text::read_text(side)?;
             Some(text.lines().map(|l| l.trim().to_owned()).collect())
         }
         None => None,
@@ -257,6 +254,15 @@ fn gold_from_jsonl(text: &str, path: &Path) -> Result<Vec<GoldExample>> {
 }
 
 fn gold_from_labeled_csv(reader: impl std::io::Read, path: &Path) -> Result<Vec<GoldExample>> {
+    Ok(labeled_csv(reader, path)?.into_iter().map(|(g, _)| g).collect())
+}
+
+/// The rows of a labeled CSV: each review's id and parts, with its `Review` text when the
+/// table has that column (for showing a mention in context).
+pub(crate) fn labeled_csv(
+    reader: impl std::io::Read,
+    path: &Path,
+) -> Result<Vec<(GoldExample, Option<String>)>> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let headers = rdr.headers().map_err(|e| Error::line(path, 1, e.to_string()))?.clone();
     let column = |name: &str| {
@@ -272,6 +278,7 @@ fn gold_from_labeled_csv(reader: impl std::io::Read, path: &Path) -> Result<Vec<
     };
     let (file_col, index_col, parts_col) =
         (column("source_file")?, column("index")?, column("List_part")?);
+    let review_col = headers.iter().position(|h| h.trim() == "Review");
     let mut out = Vec::new();
     for record in rdr.records() {
         let record = record
@@ -311,7 +318,8 @@ fn gold_from_labeled_csv(reader: impl std::io::Read, path: &Path) -> Result<Vec<
             })?
         };
         let id = records::ReviewId::new(field(file_col, "source_file")?.trim(), index);
-        out.push(GoldExample { id: id.to_string(), parts });
+        let review = review_col.and_then(|c| record.get(c)).map(str::to_owned);
+        out.push((GoldExample { id: id.to_string(), parts }, review));
     }
     Ok(out)
 }
@@ -322,7 +330,7 @@ fn gold_from_labeled_csv(reader: impl std::io::Read, path: &Path) -> Result<Vec<
 /// # Errors
 /// The file cannot be read.
 pub fn read_part_list(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = records::text::read_text(path)?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -440,7 +448,7 @@ pub fn score(
                 fp += 1;
             }
         }
-        if missing.is_empty() && extra.is_empty() {
+        if records::dataset::same_parts(&g.parts, &p.parts) {
             exact += 1;
         } else {
             errors.push((

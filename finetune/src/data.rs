@@ -61,7 +61,7 @@ pub struct Dataset {
 /// # Errors
 /// The file cannot be read, or a line is not a valid example (named by line).
 pub fn read_examples(path: &Path) -> Result<Vec<(u64, Example)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = records::text::read_text(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -257,7 +257,7 @@ pub fn example_ids(path: &Path, lines: &[u64]) -> Result<Vec<String>> {
     let sidecar =
         [PathBuf::from(appended), path.with_extension("ids")].into_iter().find(|p| p.is_file());
     if let Some(side) = sidecar {
-        let text = std::fs::read_to_string(&side).map_err(|e| Error::io(&side, e))?;
+        let text = records::text::read_text(&side)?;
         let ids: Vec<&str> = text.lines().collect();
         return Ok(lines
             .iter()

@@ -25,6 +25,12 @@ pub const TOKENIZER_CONFIG_FILE: &str = "tokenizer_config.json";
 /// Side files copied along when a model directory is written (when the base has them).
 const SIDE_FILES: [&str; 2] = ["generation_config.json", "special_tokens_map.json"];
 
+/// The files of a model directory that [`copy_model_files`] writes into a run, with the
+/// weights: a directory that already holds one of them (and is not a run) is a model, and a
+/// run must never be written over it.
+pub const MODEL_FILES: [&str; 5] =
+    [CONFIG_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SIDE_FILES[0], SIDE_FILES[1]];
+
 /// What `tokenizer_config.json` says about special tokens and chat formatting.
 #[derive(Debug, Clone, Default)]
 pub struct TokenizerConfig {
@@ -402,7 +408,7 @@ pub fn copy_model_files(out: &Path, base: &Path) -> Result<()> {
     if out == base {
         return Ok(());
     }
-    for name in [CONFIG_FILE, TOKENIZER_FILE, TOKENIZER_CONFIG_FILE].into_iter().chain(SIDE_FILES) {
+    for name in MODEL_FILES {
         let src = base.join(name);
         if !src.exists() {
             continue;

@@ -200,6 +200,7 @@ pub fn predict_file(
     cfg: &PredictConfig,
     rep: &Reporter,
 ) -> Result<(Vec<Prediction>, PredictSummary)> {
+    records::atomic::ensure_not_input(&cfg.out, &[&cfg.input, &cfg.model])?;
     let predictor = Predictor::load(&cfg.model, &cfg.device)?;
     let examples = read_examples(&cfg.input)?;
     let lines: Vec<u64> = examples.iter().map(|(l, _)| *l).collect();
@@ -231,10 +232,7 @@ pub fn predict_file(
             let gold = gold_parts(ex);
             if let Some(g) = &gold {
                 summary.with_gold += 1;
-                let (mut a, mut b) = (parts.clone(), g.clone());
-                a.sort();
-                b.sort();
-                summary.exact += usize::from(a == b);
+                summary.exact += usize::from(records::dataset::same_parts(&parts, g));
             }
             Prediction { id, completion, parts, gold }
         })

@@ -1,22 +1,45 @@
-//! Progress and log output on stderr: one shared indicatif style, hidden when stderr is not a
-//! terminal, silenced by `--quiet`.
+//! Progress and log output on stderr: one shared indicatif style when stderr is a terminal;
+//! periodic plain lines when it is not (under nohup, CI, Flyte or a scheduler, where a bar
+//! would draw nothing and a 40-minute round would look hung); silenced by `--quiet`.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How often a progress line is printed when stderr is not a terminal, unless
+/// `PARTFINDER_PROGRESS_SECS` says otherwise (the Hugging Face Trainer's logging steps play
+/// the same part).
+pub const DEFAULT_LINE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Where a long operation reports progress and log lines.
 #[derive(Debug, Clone)]
 pub struct Reporter {
     bar: ProgressBar,
     quiet: bool,
+    /// Plain progress lines instead of the bar (stderr is not a terminal): the interval.
+    lines: Option<Duration>,
+    state: Arc<Mutex<LineState>>,
+}
+
+#[derive(Debug)]
+struct LineState {
+    prefix: String,
+    len: u64,
+    started: Instant,
+    first_pos: Option<u64>,
+    last_line: Option<Instant>,
 }
 
 impl Reporter {
-    /// A reporter on stderr; the bar shows only when stderr is a terminal and `quiet` is false.
+    /// A reporter on stderr: the bar when stderr is a terminal, else a progress line every
+    /// [`DEFAULT_LINE_INTERVAL`] (`PARTFINDER_PROGRESS_SECS` seconds when set) and at the end;
+    /// nothing but errors when `quiet`.
     pub fn stderr(quiet: bool) -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        if !quiet && std::io::stderr().is_terminal() {
+        let terminal = std::io::stderr().is_terminal();
+        if !quiet && terminal {
             bar.set_draw_target(ProgressDrawTarget::stderr());
         }
         bar.set_style(
@@ -25,12 +48,23 @@ impl Reporter {
             )
             .expect("valid template"),
         );
-        Self { bar, quiet }
+        let interval = std::env::var("PARTFINDER_PROGRESS_SECS")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .unwrap_or(DEFAULT_LINE_INTERVAL);
+        let lines = (!quiet && !terminal).then_some(interval);
+        Self { bar, quiet, lines, state: Arc::new(Mutex::new(LineState::new())) }
     }
 
     /// A reporter that prints nothing (tests, library use).
     pub fn silent() -> Self {
-        Self { bar: ProgressBar::hidden(), quiet: true }
+        Self {
+            bar: ProgressBar::hidden(),
+            quiet: true,
+            lines: None,
+            state: Arc::new(Mutex::new(LineState::new())),
+        }
     }
 
     /// Starts a bar of `len` units.
@@ -38,10 +72,27 @@ impl Reporter {
         self.bar.set_prefix(prefix.to_owned());
         self.bar.set_length(len);
         self.bar.set_position(0);
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        *state = LineState { prefix: prefix.to_owned(), len, ..LineState::new() };
     }
 
-    /// Moves the bar to `pos` with a message.
+    /// Moves the bar to `pos` with a message; without a terminal, prints a line when the
+    /// interval has passed since the last one, and at the last unit.
     pub fn update(&self, pos: u64, msg: String) {
+        if let Some(interval) = self.lines {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            if state.first_pos.is_none() {
+                // Resumed runs start part-way: the rate counts only the units done here.
+                state.first_pos = Some(pos.saturating_sub(1));
+                state.started = now;
+            }
+            let due = state.last_line.is_none_or(|t| now.duration_since(t) >= interval);
+            if due || pos >= state.len {
+                state.last_line = Some(now);
+                eprintln!("{}", state.line(pos, &msg, now));
+            }
+        }
         self.bar.set_position(pos);
         self.bar.set_message(msg);
     }
@@ -56,5 +107,70 @@ impl Reporter {
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+impl LineState {
+    fn new() -> Self {
+        Self {
+            prefix: String::new(),
+            len: 0,
+            started: Instant::now(),
+            first_pos: None,
+            last_line: None,
+        }
+    }
+
+    /// `train: step 120/500 (24%) loss 1.2345 acc 0.812 1830 tok/s, elapsed 4m10s, eta 13m12s`
+    fn line(&self, pos: u64, msg: &str, now: Instant) -> String {
+        let elapsed = now.duration_since(self.started);
+        let done_here = pos.saturating_sub(self.first_pos.unwrap_or(0));
+        let pct = if self.len == 0 { 100.0 } else { 100.0 * pos as f64 / self.len as f64 };
+        let eta = (done_here > 0 && pos < self.len)
+            .then(|| elapsed.mul_f64((self.len - pos) as f64 / done_here as f64));
+        let mut line = format!("{}: {pos}/{} ({pct:.0}%)", self.prefix, self.len);
+        if !msg.is_empty() {
+            line.push(' ');
+            line.push_str(msg);
+        }
+        line.push_str(&format!(", elapsed {}", clock(elapsed)));
+        match eta {
+            Some(eta) => line.push_str(&format!(", eta {}", clock(eta))),
+            None if pos >= self.len => line.push_str(", done"),
+            None => {}
+        }
+        line
+    }
+}
+
+/// `42s`, `4m10s`, `2h03m`.
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_line_has_step_rate_and_eta() {
+        let t0 = Instant::now();
+        let state = LineState {
+            prefix: "train".into(),
+            len: 500,
+            started: t0,
+            first_pos: Some(100),
+            last_line: None,
+        };
+        // 20 steps done here in 40 s: 2 s a step, 380 steps left.
+        let line = state.line(120, "loss 1.2345", t0 + Duration::from_secs(40));
+        assert_eq!(line, "train: 120/500 (24%) loss 1.2345, elapsed 40s, eta 12m40s");
+        let end = state.line(500, "", t0 + Duration::from_secs(7300));
+        assert_eq!(end, "train: 500/500 (100%), elapsed 2h01m, done");
     }
 }

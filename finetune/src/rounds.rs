@@ -194,11 +194,9 @@ pub fn run_round(cfg: &RoundConfig, rep: &Reporter) -> Result<RoundRecord> {
             let outs = predictor.generate(chunk, crate::predict::DEFAULT_MAX_NEW_TOKENS)?;
             for (j, completion) in outs.iter().enumerate() {
                 let (line, ex) = chosen[i * cfg.predict_batch_size.max(1) + j];
-                let mut got = parse_parts(completion, defaults::STOP);
-                let mut want = gold_parts(ex).unwrap_or_default();
-                got.sort();
-                want.sort();
-                if got != want {
+                let got = parse_parts(completion, defaults::STOP);
+                let want = gold_parts(ex).unwrap_or_default();
+                if !records::dataset::same_parts(&got, &want) {
                     hard_pool_lines.push(line);
                     wrong.push(ex);
                 }

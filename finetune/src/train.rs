@@ -228,6 +228,14 @@ pub fn train(cfg: &TrainConfig, rep: &Reporter) -> Result<TrainSummary> {
         return Err(Error::Config(format!("{}: no trainable example", cfg.train.display())));
     }
     let valid_ds = cfg.valid.as_deref().map(|p| encoder.encode_file(p)).transpose()?;
+    if let Some(ds) = valid_ds.as_ref().filter(|ds| ds.examples.is_empty()) {
+        // An empty validation set would report a loss of 0: a perfect score that early
+        // stopping and comparisons would trust.
+        return Err(Error::Config(format!(
+            "{}: no validation example; give a non-empty --valid or leave it out",
+            ds.path.display()
+        )));
+    }
     for ds in std::iter::once(&train_ds).chain(valid_ds.as_ref()) {
         if ds.boundary_merges > 0 {
             rep.log(&format!(
@@ -314,6 +322,22 @@ pub fn train(cfg: &TrainConfig, rep: &Reporter) -> Result<TrainSummary> {
             "{} already holds a run; pass --resume to continue it or choose another --out",
             cfg.out.display()
         )));
+    }
+    records::atomic::ensure_not_input(&cfg.out, &[&cfg.base])?;
+    if !started_before {
+        // Not a run, but it may be a model directory (or anything else) whose files the run
+        // would replace: refuse instead of writing over them.
+        let taken = crate::model_dir::MODEL_FILES
+            .into_iter()
+            .chain([WEIGHTS_FILE, HPARAMS_FILE])
+            .find(|name| cfg.out.join(name).exists());
+        if let Some(name) = taken {
+            return Err(Error::Config(format!(
+                "{} is not a run directory but holds {name}; a run would write over it: \
+                 choose a new or empty --out",
+                cfg.out.display()
+            )));
+        }
     }
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
 

@@ -29,6 +29,9 @@ pub enum Error {
     /// The tokenizer failed on a text.
     #[error("{what}: cannot count tokens: {message}")]
     Tokenize { what: String, message: String },
+    /// The input gives nothing to write: an empty dataset is an error, not a success.
+    #[error("{path}: {message}")]
+    Empty { path: PathBuf, message: String },
     /// An option has a value that cannot work.
     #[error("option {option}: {message}")]
     Config { option: &'static str, message: String },

@@ -251,6 +251,11 @@ impl Dataset {
 /// file.
 pub fn export(input: &Path, out_dir: &Path, config: &ExportConfig) -> Result<Manifest> {
     config.check()?;
+    let mut inputs: Vec<&Path> = vec![input];
+    inputs.extend(config.exclude.iter().map(PathBuf::as_path));
+    inputs.extend(config.tokenizer.as_deref());
+    records::atomic::ensure_not_input(out_dir, &inputs)?;
+    claim_out_dir(out_dir)?;
     let reviews = label::read_labeled(input)?;
     let mut excluded = HashSet::new();
     let mut exclude_digests = Vec::new();
@@ -261,6 +266,35 @@ pub fn export(input: &Path, out_dir: &Path, config: &ExportConfig) -> Result<Man
     let counter = config.tokenizer.as_deref().map(TokenCounter::from_file).transpose()?;
     let dataset = build(&reviews, config, &excluded, counter.as_ref())?;
     drop(reviews);
+    if Split::ALL.iter().all(|&split| dataset.split(split).is_empty()) {
+        return Err(Error::Empty {
+            path: input.to_owned(),
+            message: format!(
+                "no example to export ({} reviews read, {} empty, {} excluded, {} negatives dropped)",
+                dataset.counts.reviews,
+                dataset.counts.empty_reviews,
+                dataset.counts.excluded,
+                dataset.counts.negatives_dropped
+            ),
+        });
+    }
+    let partial = out_dir.join(PARTIAL);
+    if out_dir.join(MANIFEST).exists() {
+        // From here until the new manifest is written the directory is not a complete export:
+        // the marker says so, and lets a rerun after a crash take it over again.
+        records::atomic::write_bytes_atomic(&partial, b"")?;
+        std::fs::remove_file(out_dir.join(MANIFEST)).map_err(|e| Error::io(out_dir, e))?;
+    }
+    // Every split file goes, not only those this export writes: a split left from an earlier
+    // export (its test set, say) would otherwise sit beside the new training split.
+    for split in Split::ALL {
+        for ext in ["jsonl", "ids"] {
+            let path = out_dir.join(format!("{}.{ext}", split.name()));
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+        }
+    }
     let outputs = write_dataset(&dataset, out_dir, config)?;
     let manifest = Manifest {
         tool: format!("jsonl {}", env!("CARGO_PKG_VERSION")),
@@ -274,7 +308,35 @@ pub fn export(input: &Path, out_dir: &Path, config: &ExportConfig) -> Result<Man
     let mut json = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
     json.push('\n');
     records::atomic::write_bytes_atomic(&out_dir.join(MANIFEST), json.as_bytes())?;
+    let _ = std::fs::remove_file(partial);
     Ok(manifest)
+}
+
+/// The marker of an export in progress (see [`export`]).
+const PARTIAL: &str = ".export-partial";
+
+/// An export owns the split files of its directory: a directory that holds split files but
+/// neither a manifest (a finished export) nor the in-progress marker (an interrupted one) is
+/// someone else's, and is refused rather than mixed with.
+fn claim_out_dir(out_dir: &Path) -> Result<()> {
+    if out_dir.join(MANIFEST).exists() || out_dir.join(PARTIAL).exists() {
+        return Ok(());
+    }
+    let foreign = Split::ALL
+        .iter()
+        .flat_map(|s| [format!("{}.jsonl", s.name()), format!("{}.ids", s.name())])
+        .find(|name| out_dir.join(name).exists());
+    match foreign {
+        Some(name) => Err(Error::Config {
+            option: "--out",
+            message: format!(
+                "{} holds {name} but no {MANIFEST}: not a directory this tool exported; \
+                 choose a new or empty directory",
+                out_dir.display()
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Reads review ids, one per line (blank lines ignored), e.g. a `train.ids` sidecar.

@@ -9,9 +9,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: {problem}")]
+    Encoding { path: PathBuf, problem: records::text::Utf8Problem },
+    #[error("{path}: a binary file (NUL bytes), not a CSV of reviews")]
+    Binary { path: PathBuf },
     #[error("{path}: the file is empty (no header)")]
     Empty { path: PathBuf },
-    #[error("{path}: no Review column (columns found: {})", found.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", "))]
+    #[error("{path}: no Review column (columns found: {})", shown_columns(found))]
     MissingReview { path: PathBuf, found: Vec<String> },
     #[error("{path}: column {column:?} appears twice")]
     DuplicateColumn { path: PathBuf, column: String },
@@ -31,6 +35,32 @@ pub enum Error {
     EmptyLexicon,
     #[error("cannot build the matcher: {0}")]
     Automaton(String),
+    #[error(
+        "{second}: same file name as {first}: review ids (file name + index) would collide; \
+         rename one of them"
+    )]
+    DuplicateFileName { first: PathBuf, second: PathBuf },
     #[error("--holdout-parts must be in [0, 1), got {0}")]
     Holdout(f64),
+}
+
+/// The header's columns for a message: at most 12, each cut to 40 characters, so that a file
+/// that is not a review CSV gives a readable error and not kilobytes of its content.
+fn shown_columns(found: &[String]) -> String {
+    let mut shown: Vec<String> = found
+        .iter()
+        .take(12)
+        .map(|c| {
+            let cut: String = c.chars().take(40).collect();
+            if cut.len() < c.len() {
+                format!("{cut:?}...")
+            } else {
+                format!("{cut:?}")
+            }
+        })
+        .collect();
+    if found.len() > 12 {
+        shown.push(format!("and {} more", found.len() - 12));
+    }
+    shown.join(", ")
 }

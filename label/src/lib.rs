@@ -27,7 +27,7 @@ mod scan;
 mod table;
 
 pub use error::Error;
-pub use matcher::{Labeler, LabelerBuilder, Mention};
+pub use matcher::{Conflict, Labeler, LabelerBuilder, Mention};
 pub use reader::{read_review_file, ReviewFile, SkippedRow, INDEX_COLUMN, KAGGLE_COLUMNS};
 pub use table::{read_labeled, write_table, Format};
 
@@ -101,6 +101,8 @@ pub struct Summary {
     pub part_counts: Vec<(String, usize)>,
     /// Canonical parts left out of matching (`holdout_fraction`), sorted.
     pub held_out: Vec<String>,
+    /// Lexicon rows that give one surface two canonical parts (the first is used).
+    pub conflicts: Vec<Conflict>,
     pub lexicon_parts: usize,
     pub elapsed: Duration,
 }
@@ -185,6 +187,19 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
     }
     let files = input_files(&config.inputs)?;
     let format = Format::of(&config.output)?;
+    let mut inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    inputs.push(&config.lexicon);
+    records::atomic::ensure_not_input(&config.output, &inputs)?;
+    // A review's id is its file's base name and index: two inputs with one base name would give
+    // two reviews one id, and splits, exclusions and scoring would silently mix them.
+    let mut names: std::collections::HashMap<&std::ffi::OsStr, &Path> = Default::default();
+    for file in &files {
+        if let Some(name) = file.file_name() {
+            if let Some(first) = names.insert(name, file) {
+                return Err(Error::DuplicateFileName { first: first.into(), second: file.clone() });
+            }
+        }
+    }
     // CSV rows are serialised by the workers, so every file's rows need the output's columns up
     // front: the union of the headers. A header that cannot be read is left to its worker, which
     // reports the error in file order.
@@ -256,6 +271,7 @@ pub fn label(config: &LabelConfig, on_file: impl Fn(&Path) + Sync) -> Result<Sum
     let mut summary = Summary {
         files: files.len(),
         held_out,
+        conflicts: labeler.conflicts().to_vec(),
         lexicon_parts: labeler.canonicals().len(),
         ..Default::default()
     };

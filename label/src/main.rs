@@ -126,6 +126,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             eprintln!("held out {} parts, listed in {}", summary.held_out.len(), list.display());
         }
     }
+    for conflict in &summary.conflicts {
+        eprintln!("warning: {}: {conflict}", config.lexicon.display());
+    }
     for row in &summary.skipped {
         eprintln!("warning: {row}");
     }

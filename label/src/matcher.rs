@@ -66,6 +66,30 @@ pub struct Labeler {
     automaton: AhoCorasick,
     patterns: Vec<Pattern>,
     canonicals: Vec<String>,
+    conflicts: Vec<Conflict>,
+}
+
+/// Two lexicon rows whose surfaces match the same text (equal but for ASCII case) but name
+/// different canonical parts. The first in lexicon order is used; the conflict is reported so
+/// that a person can fix the lexicon instead of getting one of the two silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The surface as written in the row that is used.
+    pub surface: String,
+    /// The canonical part the labeler uses for it.
+    pub used: String,
+    /// The canonical part of the other row, which is ignored for this surface.
+    pub ignored: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "surface {:?} maps to {:?} and to {:?}; {:?} is used",
+            self.surface, self.used, self.ignored, self.used
+        )
+    }
 }
 
 /// Builds a [`Labeler`] with options other than the defaults.
@@ -121,13 +145,18 @@ impl LabelerBuilder {
         // result does not depend on hash order.
         let mut by_text: HashMap<(String, bool), (Origin, Pattern)> = HashMap::new();
         let mut order: Vec<(String, bool)> = Vec::new();
+        let mut clashes: Vec<(String, u32, u32)> = Vec::new();
         let mut add = |text: String, canonical: u32, case_sensitive: bool, origin: Origin| {
             let key = (
                 if case_sensitive { text.clone() } else { text.to_ascii_lowercase() },
                 case_sensitive,
             );
             match by_text.get_mut(&key) {
-                Some(existing) if existing.0 <= origin => {}
+                Some(existing) if existing.0 <= origin => {
+                    if origin == Origin::Lexicon && existing.1.canonical != canonical {
+                        clashes.push((existing.1.text.clone(), existing.1.canonical, canonical));
+                    }
+                }
                 Some(existing) => *existing = (origin, Pattern { text, canonical, case_sensitive }),
                 None => {
                     order.push(key.clone());
@@ -174,6 +203,18 @@ impl LabelerBuilder {
         if order.is_empty() {
             return Err(Error::EmptyLexicon);
         }
+        // Canonicals equal but for case (`CV joint`, `cv joint`) name one part: not a conflict.
+        let conflicts = clashes
+            .into_iter()
+            .filter(|&(_, a, b)| {
+                !canonicals[a as usize].eq_ignore_ascii_case(&canonicals[b as usize])
+            })
+            .map(|(surface, used, ignored)| Conflict {
+                surface,
+                used: canonicals[used as usize].clone(),
+                ignored: canonicals[ignored as usize].clone(),
+            })
+            .collect();
         let patterns: Vec<Pattern> =
             order.into_iter().map(|k| by_text.remove(&k).unwrap().1).collect();
         let texts = patterns.iter().map(|p| p.text.as_bytes());
@@ -189,7 +230,7 @@ impl LabelerBuilder {
                 AhoCorasick::builder().ascii_case_insensitive(true).build(texts)
             })
             .map_err(|e| Error::Automaton(e.to_string()))?;
-        Ok(Labeler { automaton, patterns, canonicals })
+        Ok(Labeler { automaton, patterns, canonicals, conflicts })
     }
 }
 
@@ -205,6 +246,12 @@ impl Labeler {
     /// A builder to set options.
     pub fn builder() -> LabelerBuilder {
         LabelerBuilder::default()
+    }
+
+    /// Lexicon rows that give one surface two canonical parts (see [`Conflict`]); empty for a
+    /// consistent lexicon.
+    pub fn conflicts(&self) -> &[Conflict] {
+        &self.conflicts
     }
 
     /// The canonical part names; [`Mention::part`] indexes this list.
@@ -606,6 +653,27 @@ mod tests {
         let labeler = Labeler::new(&lexicon(&[("pad", "pad"), ("pads", "padding")])).unwrap();
         assert_eq!(labeler.parts("pads"), vec!["padding"]);
         assert_eq!(labeler.parts("pad"), vec!["pad"]);
+    }
+
+    #[test]
+    fn surfaces_equal_but_for_case_with_two_canonicals_are_reported() {
+        let labeler = Labeler::new(&lexicon(&[
+            ("ABS module", "ABS module"),
+            ("abs module", "anti-lock braking system"),
+            ("tire", "tire"),
+            ("Tire", "tire"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            labeler.conflicts(),
+            [Conflict {
+                surface: "ABS module".into(),
+                used: "ABS module".into(),
+                ignored: "anti-lock braking system".into(),
+            }]
+        );
+        assert_eq!(labeler.parts("the abs module failed"), vec!["ABS module"]);
+        assert!(Labeler::new(&lexicon(&[("tire", "tire")])).unwrap().conflicts().is_empty());
     }
 
     #[test]

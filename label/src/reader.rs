@@ -98,12 +98,26 @@ pub fn header_columns(path: &Path) -> Result<Vec<String>, Error> {
     }
 }
 
+/// Refuses bytes that are not UTF-8 text, naming the first bad byte's line, column and offset,
+/// so that a user can open the file at the right place; a binary file (a NUL byte near the
+/// start) is named as such instead of being parsed into column names made of binary.
+fn check_text(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some() {
+        return Err(Error::Binary { path: path.to_owned() });
+    }
+    if let Some(p) = records::text::utf8_problem(bytes) {
+        return Err(Error::Encoding { path: path.to_owned(), problem: p });
+    }
+    Ok(())
+}
+
 pub(crate) fn read_review_bytes(
     path: &Path,
     bytes: Vec<u8>,
     strict: bool,
 ) -> Result<ReviewFile, Error> {
     let n_bytes = bytes.len();
+    check_text(path, &bytes)?;
     let records = scan::scan(&bytes);
     let Some(header) = records.first() else {
         return Err(Error::Empty { path: path.to_owned() });

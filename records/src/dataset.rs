@@ -107,6 +107,28 @@ pub fn parse_parts(completion: &str, stop: &str) -> Vec<String> {
     parts
 }
 
+/// The comparison key of a part name in exact-match scores: trimmed and lower-cased.
+pub fn part_key(part: &str) -> String {
+    part.trim().to_lowercase()
+}
+
+/// Whether two part lists name the same set of parts (order, repeats, case and surrounding
+/// spaces aside): the one definition of an exact match, used by prediction, rounds and `eval`.
+///
+/// ```
+/// use records::dataset::same_parts;
+/// let a = ["Brake pad".to_owned(), "tire".to_owned()];
+/// let b = ["tire".to_owned(), "brake pad ".to_owned(), "tire".to_owned()];
+/// assert!(same_parts(&a, &b));
+/// assert!(!same_parts(&a, &b[..1]));
+/// ```
+pub fn same_parts(a: &[String], b: &[String]) -> bool {
+    let set = |parts: &[String]| -> std::collections::BTreeSet<String> {
+        parts.iter().map(|p| part_key(p)).filter(|k| !k.is_empty()).collect()
+    };
+    set(a) == set(b)
+}
+
 /// The outcome of guarding a text against a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Guarded {

@@ -20,6 +20,9 @@ pub enum Error {
     /// A field of a record is invalid.
     #[error("{path}: line {line}: field {field:?}: {message}")]
     Field { path: PathBuf, line: u64, field: &'static str, message: String },
+    /// A command was asked to write where one of its own inputs lives.
+    #[error("{output}: the output would replace the input {input}; choose another output path")]
+    OutputIsInput { output: PathBuf, input: PathBuf },
 }
 
 /// Result alias of this crate.

@@ -94,6 +94,9 @@ impl Lexicon {
             });
         }
         let mut entries = Vec::new();
+        // surface → (canonical, line): one surface naming two parts is a broken lexicon, and
+        // the labeler would silently use whichever row sorts first.
+        let mut seen: std::collections::HashMap<String, (String, u64)> = Default::default();
         for record in rdr.records() {
             let record = record.map_err(|e| csv_error(path, e))?;
             let line = record.position().map_or(0, |p| p.line());
@@ -107,6 +110,24 @@ impl Lexicon {
                         field: name,
                         message: "is empty".into(),
                     });
+                }
+            }
+            match seen.get(&entry.surface) {
+                Some((canonical, first)) if *canonical != entry.canonical => {
+                    return Err(Error::Field {
+                        path: path.to_owned(),
+                        line,
+                        field: "canonical",
+                        message: format!(
+                            "surface {:?} maps to {:?} here and to {canonical:?} at line {first}; \
+                             keep one",
+                            entry.surface, entry.canonical
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(entry.surface.clone(), (entry.canonical.clone(), line));
                 }
             }
             entries.push(entry);
@@ -185,6 +206,21 @@ mod tests {
         let text = "surface,canonical,category,source\ntire,tire,Wheels,a\ntyre,,Wheels,a\n";
         let err = Lexicon::from_reader(text.as_bytes(), "lex.csv").unwrap_err();
         assert_eq!(err.to_string(), "lex.csv: line 3: field \"canonical\": is empty");
+    }
+
+    #[test]
+    fn rejects_a_surface_with_two_canonicals_naming_both_lines() {
+        let text = "surface,canonical,category,source\nair,air conditioning,Climate,a\n\
+                    tire,tire,Wheels,a\nair,air filter,Engine,b\n";
+        let err = Lexicon::from_reader(text.as_bytes(), "lex.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "lex.csv: line 4: field \"canonical\": surface \"air\" maps to \"air filter\" here \
+             and to \"air conditioning\" at line 2; keep one"
+        );
+        // The same surface twice with one canonical (merged sources) is fine.
+        let text = "surface,canonical,category,source\ntire,tire,Wheels,a\ntire,tire,Tires,b\n";
+        assert_eq!(Lexicon::from_reader(text.as_bytes(), "lex.csv").unwrap().len(), 2);
     }
 
     #[test]

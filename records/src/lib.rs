@@ -27,6 +27,7 @@
 pub mod atomic;
 pub mod dataset;
 mod error;
+pub mod gold;
 mod lexicon;
 pub mod run;
 pub mod text;

@@ -34,9 +34,78 @@ pub fn unify_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
+/// Where a byte string stops being UTF-8: the first bad byte's 1-based line and column (in
+/// characters) and its byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Problem {
+    pub line: u64,
+    pub column: usize,
+    pub offset: usize,
+    pub byte: u8,
+}
+
+impl std::fmt::Display for Utf8Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: column {}: invalid UTF-8 (byte 0x{:02x} at offset {}); the file must be \
+             UTF-8 text (convert with iconv -t UTF-8)",
+            self.line, self.column, self.byte, self.offset
+        )
+    }
+}
+
+/// The first place where `bytes` is not UTF-8, if any.
+pub fn utf8_problem(bytes: &[u8]) -> Option<Utf8Problem> {
+    let offset = std::str::from_utf8(bytes).err()?.valid_up_to();
+    let before = &bytes[..offset];
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    Some(Utf8Problem {
+        line: 1 + before.iter().filter(|&&b| b == b'\n').count() as u64,
+        column: String::from_utf8_lossy(&before[line_start..]).chars().count() + 1,
+        offset,
+        byte: bytes[offset],
+    })
+}
+
+/// Reads a text file, naming the line, column and offset of the first byte that is not UTF-8
+/// instead of the standard library's bare "stream did not contain valid UTF-8".
+///
+/// # Errors
+/// [`crate::Error::Io`] when the file cannot be read, [`crate::Error::Record`] when it is not
+/// UTF-8.
+pub fn read_text(path: &std::path::Path) -> crate::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let p = utf8_problem(e.as_bytes()).expect("invalid UTF-8 has a first bad byte");
+        crate::Error::Record {
+            path: path.to_owned(),
+            line: p.line,
+            message: p.to_string().split_once(": ").map_or(String::new(), |(_, m)| m.to_owned()),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_utf8_file_is_named_by_line_column_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        std::fs::write(&path, b"{\"a\": 1}\n{\"caf\xc3\xa9 \xe9\": 2}\n").unwrap();
+        let err = read_text(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "t.jsonl: line 2: column 8: invalid UTF-8 (byte 0xe9 at offset 17); the file \
+                 must be UTF-8 text (convert with iconv -t UTF-8)"
+            ),
+            "{err}"
+        );
+        std::fs::write(&path, "ok\n").unwrap();
+        assert_eq!(read_text(&path).unwrap(), "ok\n");
+    }
 
     #[test]
     fn normalize_cases() {

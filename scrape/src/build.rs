@@ -122,7 +122,7 @@ impl Builder {
     /// # Errors
     /// The file cannot be read, its header is wrong, or a row has an empty field.
     pub fn add_extra_aliases(&mut self, path: &Path, source: &str) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = records::text::read_text(path)?;
         let syntax =
             |line: u64, message: String| Error::Syntax { path: path.to_owned(), line, message };
         let mut rdr = csv::ReaderBuilder::new()

@@ -87,6 +87,18 @@ pub enum Error {
         /// The cache directory that was searched.
         cache_dir: PathBuf,
     },
+    /// A source gave no list item at all: almost always the wrong page or selector, and a
+    /// lexicon without its parts would label nothing.
+    #[error(
+        "{origin}: no list item found{}",
+        if *html { "; for a page that is not a MediaWiki article, give --selector" } else { "" }
+    )]
+    NoItems {
+        /// The file or URL.
+        origin: String,
+        /// Whether it was read as HTML.
+        html: bool,
+    },
     /// The HTTP client could not be built.
     #[error("cannot build http client: {0}")]
     Client(String),

@@ -172,10 +172,24 @@ pub fn build_lexicon(config: &ScrapeConfig) -> Result<(Lexicon, Report)> {
                 (extracted, path.display().to_string())
             }
         };
+        if extracted.items.is_empty() {
+            let html = match source {
+                Source::Url(_) => true,
+                Source::File(p) => p.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm")
+                }),
+                _ => false,
+            };
+            return Err(Error::NoItems { origin, html });
+        }
         builder.add_source(&name, &origin, extracted);
     }
     if let Some(path) = &config.extra_aliases {
         builder.add_extra_aliases(path, &fetch::source_name(&path.to_string_lossy()))?;
     }
-    Ok(builder.finish())
+    let (lexicon, report) = builder.finish();
+    if lexicon.is_empty() {
+        return Err(Error::NoItems { origin: "every source".into(), html: false });
+    }
+    Ok((lexicon, report))
 }

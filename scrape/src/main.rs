@@ -112,6 +112,17 @@ fn run(args: Args, matches: &ArgMatches) -> anyhow::Result<()> {
             ..FetchConfig::default()
         },
     };
+    if args.out.as_os_str() != "-" {
+        let inputs: Vec<&PathBuf> = args
+            .files
+            .iter()
+            .chain(&args.texts)
+            .chain(&args.lexicons)
+            .chain(&args.extra_aliases)
+            .chain(&args.stoplist)
+            .collect();
+        records::atomic::ensure_not_input(&args.out, &inputs)?;
+    }
     let (lexicon, report) = build_lexicon(&config)?;
     if args.out.as_os_str() == "-" {
         let mut stdout = std::io::stdout().lock();

@@ -28,7 +28,7 @@ impl StopList {
     /// # Errors
     /// The file cannot be read, or an entry has no `# reason` (the error names file and line).
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = records::text::read_text(path)?;
         Self::parse(&text, path)
     }
 

@@ -141,3 +141,84 @@ fn classify_prints_metrics_and_draws_the_confusion_matrix() {
     );
     assert!(png.is_file() && dir.path().join("classification.json").is_file());
 }
+
+/// `eval score --annotations` on a labeled table and on predictions.jsonl, against a fixture
+/// whose numbers were computed by hand by the guideline's rule:
+///
+/// - `a.csv#1`, mentions {tyres -> tire, a/c -> air conditioning}; the table says
+///   [tire, steering]: 1 correct, 1 false positive, 1 of 2 mentions found;
+/// - `a.csv#2`, no mention; the table says [four-wheel drive]: 1 false positive;
+/// - `b.csv#7`, mentions {v6 -> engine, rims -> wheel}; the table
+///   says [wheels]: "wheels" normalises to "wheel", the canonical of "rims": 1 correct, 1 of 2.
+///
+/// P = 2 / 4 = 0.500, R = 2 / 4 = 0.500, F1 = 0.500.
+#[test]
+fn score_against_hand_annotations_by_the_guideline_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gold = tmp.path().join("gold.jsonl");
+    std::fs::write(
+        &gold,
+        concat!(
+            r#"{"file": "a.csv", "index": 1, "mentions": [{"surface": "tyres", "canonical": "tire"}, {"surface": "a/c", "canonical": "air conditioning"}]}"#,
+            "\n",
+            r#"{"file": "a.csv", "index": 2, "mentions": []}"#,
+            "\n",
+            r#"{"file": "b.csv", "index": 7, "mentions": [{"surface": "v6", "canonical": "engine"}, {"surface": "rims", "canonical": "wheel"}]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let table = tmp.path().join("labeled.csv");
+    std::fs::write(
+        &table,
+        "index,Review,source_file,List_part,Count_part\n\
+         1,\"New tyres, and the steering is vague; the a/c died.\",a.csv,\"[\"\"tire\"\", \"\"steering\"\"]\",2\n\
+         2,Four-wheel drive is great.,a.csv,\"[\"\"four-wheel drive\"\"]\",1\n\
+         7,The V6 on new wheels.,data/b.csv,\"[\"\"wheels\"\"]\",1\n",
+    )
+    .unwrap();
+    let predictions = tmp.path().join("predictions.jsonl");
+    std::fs::write(
+        &predictions,
+        concat!(
+            r#"{"id": "a.csv#1", "completion": "", "parts": ["tire", "steering"]}"#,
+            "\n",
+            r#"{"id": "a.csv#2", "completion": "", "parts": ["four-wheel drive"]}"#,
+            "\n",
+            r#"{"id": "b.csv#7", "completion": "", "parts": ["wheels"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    for extracted in [&table, &predictions] {
+        let o = eval(&[
+            "score",
+            "--predictions",
+            extracted.to_str().unwrap(),
+            "--annotations",
+            gold.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("3 reviews (0 without a prediction), 4 mentions"), "{text}");
+        assert!(text.contains("precision 0.500  recall 0.500  F1 0.500"), "{text}");
+        assert!(text.contains("(2 correct, 2 false positives; 2 of 4 mentions found)"), "{text}");
+        assert!(
+            text.contains("a/c -> air conditioning") && text.contains("v6 -> engine"),
+            "{text}"
+        );
+        if extracted == &table {
+            assert!(text.contains("a.csv#1: New tyres, and the [steering] is vague;"), "{text}");
+        }
+    }
+    let o = eval(&[
+        "score",
+        "--predictions",
+        predictions.to_str().unwrap(),
+        "--annotations",
+        gold.to_str().unwrap(),
+        "--gold",
+        table.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "--gold and --annotations are two different scorings");
+}

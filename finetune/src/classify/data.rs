@@ -59,7 +59,7 @@ pub struct Columns {
 /// The file is unreadable, a column is missing, a JSONL line is invalid, or a label is missing
 /// where one is needed; errors name the file and line.
 pub fn read_table(path: &Path, columns: &Columns, need_label: bool) -> Result<Table> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = records::text::read_text(path)?;
     let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json");
     let (headers, records) =
         if jsonl { parse_jsonl(path, &text)? } else { parse_csv(path, &text)? };

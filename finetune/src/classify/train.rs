@@ -282,6 +282,24 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
         }
         (false, None) => None,
     };
+    let inputs: Vec<&std::path::Path> = [Some(&cfg.base), Some(&cfg.train)]
+        .into_iter()
+        .chain([cfg.valid.as_ref(), cfg.test.as_ref()])
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    records::atomic::ensure_not_input(&cfg.out, &inputs)?;
+    if resume_from.is_none() {
+        if let Some(name) =
+            crate::model_dir::MODEL_FILES.into_iter().find(|name| cfg.out.join(name).exists())
+        {
+            return Err(Error::Config(format!(
+                "{} is not a run directory but holds {name}; the classifier would write over \
+                 it: choose a new or empty --out",
+                cfg.out.display()
+            )));
+        }
+    }
     let base = ClassifierDir::open(&cfg.base)?;
     let max_length = hp.max_length.min(base.arch.max_positions());
     let tok = base.tokenizer_for(max_length)?;

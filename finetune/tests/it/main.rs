@@ -1,6 +1,7 @@
 //! Integration tests of the finetune crate: the model's gradients, training, prediction,
 //! exact resume and rounds, on a tiny model and a fixture written for these tests.
 
+mod bad_input;
 mod classify;
 mod gguf_import;
 #[cfg(feature = "hub")]

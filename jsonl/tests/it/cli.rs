@@ -108,3 +108,59 @@ fn export_rounds_with_exclude_then_validate() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--split"));
 }
+
+#[test]
+fn an_export_owns_its_directory_and_refuses_empty_input_and_its_own_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("labeled.csv");
+    let ds = dir.path().join("ds");
+    let export = |out: &Path, split: &str| {
+        jsonl(&["export", "--input", path(&input), "--out", path(out), "--split", split])
+    };
+    let ok = |out: &Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr))
+    };
+    ok(&export(&ds, "0.5,0.25,0.25"));
+    assert!(ds.join("test.jsonl").is_file() && ds.join("test.ids").is_file());
+    // Exported again with every review in training: the old test split must not stay beside
+    // the new training split, or every old test review would be trained on and tested on.
+    ok(&export(&ds, "1,0,0"));
+    let names: Vec<String> = {
+        let mut n: Vec<String> = std::fs::read_dir(&ds)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names, ["manifest.json", "train.ids", "train.jsonl"]);
+
+    // A directory with split files that no export wrote is not taken over.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("train.jsonl"), "{\"prompt\": \"mine\"}\n").unwrap();
+    let out = export(&foreign, "1,0,0");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds train.jsonl but no manifest.json"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("train.jsonl")).unwrap(),
+        "{\"prompt\": \"mine\"}\n"
+    );
+
+    // A table without a review: an error, not three empty splits.
+    let empty = dir.path().join("empty.csv");
+    let header = std::fs::read_to_string(&input).unwrap().lines().next().unwrap().to_owned();
+    std::fs::write(&empty, format!("{header}\n")).unwrap();
+    let out = jsonl(&["export", "--input", path(&empty), "--out", path(&dir.path().join("e"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("empty.csv: no example to export (0 reviews read"), "{err}");
+    assert!(!dir.path().join("e/train.jsonl").exists());
+
+    // The output directory may not be (or hold) the input.
+    let out = jsonl(&["export", "--input", path(&input), "--out", path(input.parent().unwrap())]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("would replace the input"), "{err}");
+}

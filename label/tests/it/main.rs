@@ -1,5 +1,6 @@
 //! Integration tests of the labeling stage: the library job on fixtures and the real binary.
 
+mod bad_input;
 mod cli;
 mod job;
 mod real;

@@ -196,3 +196,30 @@ fn a_lexicon_source_with_a_wrong_header_exits_2_naming_the_file() {
     assert!(stderr(&out).starts_with("error: lex.csv"), "{}", stderr(&out));
     assert!(!dir.path().join("x.csv").exists());
 }
+
+#[test]
+fn a_page_without_a_list_is_an_error_not_an_empty_lexicon() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blank.html"), "<html><body><p>No list here.</p></body></html>")
+        .unwrap();
+    std::fs::write(dir.path().join("blank.txt"), "# only a comment\n\n").unwrap();
+    for (flag, file) in [("--file", "blank.html"), ("--text", "blank.txt")] {
+        let out = scrape(&[flag, file, "--out", "lexicon.csv"], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("{file}: no list item found")), "{}", stderr(&out));
+        assert!(!dir.path().join("lexicon.csv").exists(), "no header-only lexicon is written");
+    }
+    assert!(stderr(&scrape(&["--file", "blank.html", "--out", "x.csv"], dir.path()))
+        .contains("give --selector"));
+}
+
+#[test]
+fn the_output_may_not_be_one_of_the_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("parts_list.txt"), dir.path().join("list.txt")).unwrap();
+    let before = std::fs::read(dir.path().join("list.txt")).unwrap();
+    let out = scrape(&["--text", "list.txt", "--out", "list.txt"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("would replace the input"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dir.path().join("list.txt")).unwrap(), before);
+}
