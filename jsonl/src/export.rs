@@ -90,8 +90,13 @@ pub struct ExportConfig {
     pub rows: Option<usize>,
     /// Training examples to skip. Default 0.
     pub offset: usize,
-    /// Files of review ids to leave out. Default none.
+    /// Files of review ids to leave out: id lists (`*.ids`, one `file#index` a line) or
+    /// hand-annotation JSONL (the reviews it annotates). Default none.
     pub exclude: Vec<PathBuf>,
+    /// Files of review ids (as `exclude`) to keep alone: every other review is left out, e.g.
+    /// to build the prompts of the hand-annotated reviews. Default none (every review).
+    #[serde(default)]
+    pub only: Vec<PathBuf>,
     /// Drop examples longer than this many tokens (needs `tokenizer`). Default none.
     pub max_tokens: Option<u32>,
     /// `tokenizer.json` for `max_tokens`. Default none.
@@ -115,6 +120,7 @@ impl Default for ExportConfig {
             rows: None,
             offset: 0,
             exclude: Vec::new(),
+            only: Vec::new(),
             max_tokens: None,
             tokenizer: None,
             on_conflict: ConflictPolicy::Rewrite,
@@ -180,6 +186,9 @@ pub struct Counts {
     pub duplicates: u64,
     /// Dropped: listed in an exclude file.
     pub excluded: u64,
+    /// Dropped: not listed in any `only` file.
+    #[serde(default)]
+    pub not_selected: u64,
     /// Dropped: longer than `max_tokens`.
     pub over_max_tokens: u64,
     /// Examples in each split before slicing.
@@ -252,19 +261,32 @@ impl Dataset {
 pub fn export(input: &Path, out_dir: &Path, config: &ExportConfig) -> Result<Manifest> {
     config.check()?;
     let mut inputs: Vec<&Path> = vec![input];
-    inputs.extend(config.exclude.iter().map(PathBuf::as_path));
+    inputs.extend(config.exclude.iter().chain(&config.only).map(PathBuf::as_path));
     inputs.extend(config.tokenizer.as_deref());
     records::atomic::ensure_not_input(out_dir, &inputs)?;
     claim_out_dir(out_dir)?;
-    let reviews = label::read_labeled(input)?;
+    let mut reviews = label::read_labeled(input)?;
     let mut excluded = HashSet::new();
     let mut exclude_digests = Vec::new();
     for path in &config.exclude {
         excluded.extend(read_ids(path)?);
         exclude_digests.push(digest_file(path)?);
     }
+    let mut not_selected = 0;
+    if !config.only.is_empty() {
+        let mut only = HashSet::new();
+        for path in &config.only {
+            only.extend(read_ids(path)?);
+            exclude_digests.push(digest_file(path)?);
+        }
+        let before = reviews.len();
+        reviews.retain(|r| only.contains(&r.id));
+        not_selected = (before - reviews.len()) as u64;
+    }
     let counter = config.tokenizer.as_deref().map(TokenCounter::from_file).transpose()?;
-    let dataset = build(&reviews, config, &excluded, counter.as_ref())?;
+    let mut dataset = build(&reviews, config, &excluded, counter.as_ref())?;
+    dataset.counts.not_selected = not_selected;
+    dataset.counts.reviews += not_selected;
     drop(reviews);
     if Split::ALL.iter().all(|&split| dataset.split(split).is_empty()) {
         return Err(Error::Empty {
@@ -339,11 +361,16 @@ fn claim_out_dir(out_dir: &Path) -> Result<()> {
     }
 }
 
-/// Reads review ids, one per line (blank lines ignored), e.g. a `train.ids` sidecar.
+/// Reads review ids, one per line (blank lines ignored), e.g. a `train.ids` sidecar; or, from
+/// a hand-annotation JSONL file (first byte `{`), the ids of the reviews it annotates.
 ///
 /// # Errors
-/// [`Error::Io`] or [`Error::Exclude`] naming the file and line.
+/// [`Error::Io`] or [`Error::Exclude`] naming the file and line; annotation errors.
 pub fn read_ids(path: &Path) -> Result<HashSet<ReviewId>> {
+    let head = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Ok(records::gold::read_annotations(path)?.iter().map(|a| a.id()).collect());
+    }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut ids = HashSet::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {

@@ -92,9 +92,14 @@ struct ExportArgs {
     /// Training examples to skip before --rows.
     #[arg(long, default_value_t = 0)]
     offset: usize,
-    /// File of review ids to leave out (e.g. an earlier round's train.ids); repeatable.
+    /// File of review ids to leave out (e.g. an earlier round's train.ids), or a hand-annotation
+    /// JSONL (its reviews: keep them out of training); repeatable.
     #[arg(long)]
     exclude: Vec<PathBuf>,
+    /// Keep only the reviews of these files (id lists or hand-annotation JSONL), e.g. to build
+    /// the prompts of the annotated reviews with --split 0,0,1; repeatable.
+    #[arg(long)]
+    only: Vec<PathBuf>,
     /// Drop examples longer than this many tokens (needs --tokenizer).
     #[arg(long)]
     max_tokens: Option<u32>,
@@ -172,6 +177,7 @@ fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         rows: args.rows,
         offset: args.offset,
         exclude: args.exclude,
+        only: args.only,
         max_tokens: args.max_tokens,
         tokenizer: args.tokenizer,
         on_conflict: match args.on_conflict {
@@ -185,8 +191,9 @@ fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         let c = &manifest.counts;
         eprintln!(
             "read {} reviews: {} empty, {} without parts ({} dropped by --negatives), {} duplicates, \
-             {} excluded, {} over --max-tokens",
-            c.reviews, c.empty_reviews, c.negatives, c.negatives_dropped, c.duplicates, c.excluded, c.over_max_tokens
+             {} excluded, {} not selected by --only, {} over --max-tokens",
+            c.reviews, c.empty_reviews, c.negatives, c.negatives_dropped, c.duplicates, c.excluded,
+            c.not_selected, c.over_max_tokens
         );
         if c.separator_in_review + c.stop_in_review + c.conflicting_parts > 0 {
             eprintln!(

@@ -164,3 +164,38 @@ fn an_export_owns_its_directory_and_refuses_empty_input_and_its_own_input() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("would replace the input"), "{err}");
 }
+
+#[test]
+fn hand_annotated_reviews_are_selected_alone_or_kept_out_of_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("labeled.csv");
+    let gold = dir.path().join("gold.jsonl");
+    std::fs::write(
+        &gold,
+        "{\"file\": \"Scraped_Car_Review_testa.csv\", \"index\": 0, \"mentions\": []}\n\
+         {\"file\": \"Scraped_Car_Review_testa.csv\", \"index\": 3, \"mentions\": []}\n",
+    )
+    .unwrap();
+    let only = dir.path().join("only");
+    let out = jsonl(&[
+        "export", "--input", path(&input), "--out", path(&only), "--only", path(&gold),
+        "--split", "0,0,1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let ids = std::fs::read_to_string(only.join("test.ids")).unwrap();
+    let mut ids: Vec<&str> = ids.lines().collect();
+    ids.sort();
+    assert_eq!(ids, ["Scraped_Car_Review_testa.csv#0", "Scraped_Car_Review_testa.csv#3"]);
+    let manifest = std::fs::read_to_string(only.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"not_selected\": "), "{manifest}");
+
+    let rest = dir.path().join("rest");
+    let out = jsonl(&[
+        "export", "--input", path(&input), "--out", path(&rest), "--exclude", path(&gold),
+        "--split", "1,0,0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let train = std::fs::read_to_string(rest.join("train.ids")).unwrap();
+    assert!(!train.lines().any(|id| ids.contains(&id)), "{train}");
+    assert!(train.lines().count() > 5);
+}
