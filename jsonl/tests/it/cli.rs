@@ -178,8 +178,15 @@ fn hand_annotated_reviews_are_selected_alone_or_kept_out_of_training() {
     .unwrap();
     let only = dir.path().join("only");
     let out = jsonl(&[
-        "export", "--input", path(&input), "--out", path(&only), "--only", path(&gold),
-        "--split", "0,0,1",
+        "export",
+        "--input",
+        path(&input),
+        "--out",
+        path(&only),
+        "--only",
+        path(&gold),
+        "--split",
+        "0,0,1",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let ids = std::fs::read_to_string(only.join("test.ids")).unwrap();
@@ -191,8 +198,15 @@ fn hand_annotated_reviews_are_selected_alone_or_kept_out_of_training() {
 
     let rest = dir.path().join("rest");
     let out = jsonl(&[
-        "export", "--input", path(&input), "--out", path(&rest), "--exclude", path(&gold),
-        "--split", "1,0,0",
+        "export",
+        "--input",
+        path(&input),
+        "--out",
+        path(&rest),
+        "--exclude",
+        path(&gold),
+        "--split",
+        "1,0,0",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let train = std::fs::read_to_string(rest.join("train.ids")).unwrap();
