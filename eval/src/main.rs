@@ -241,6 +241,10 @@ fn run(cli: Cli) -> Result<()> {
             let mut scores = Vec::new();
             for path in &annotations {
                 let gold = records::gold::read_annotations(path)?;
+                if gold.is_empty() {
+                    let message = "no annotated review in it".to_owned();
+                    return Err(eval::Error::File { path: path.clone(), message }.into());
+                }
                 let name = path.display().to_string();
                 scores.push(eval::human::score_annotations(&extracted, &gold, &name, worst));
             }

@@ -165,17 +165,27 @@ pub use records::dataset::part_key;
 /// Reads `predictions.jsonl` (one [`Prediction`] per line; blank lines are skipped).
 ///
 /// # Errors
-/// The file cannot be read or a line is not a prediction; errors name the file and line.
+/// The file cannot be read, a line is not a prediction, an id occurs twice, or the file holds
+/// no prediction; errors name the file and line.
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
     let text = records::text::read_text(path)?;
     let mut out = Vec::new();
+    let mut lines: HashMap<String, u64> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
+        let line_no = i as u64 + 1;
         let p: Prediction = serde_json::from_str(line)
-            .map_err(|e| Error::line(path, i as u64 + 1, format!("not a prediction: {e}")))?;
+            .map_err(|e| Error::line(path, line_no, format!("not a prediction: {e}")))?;
+        if let Some(first) = lines.insert(p.id.clone(), line_no) {
+            let message = format!("id {:?} is predicted twice (first at line {first})", p.id);
+            return Err(Error::line(path, line_no, message));
+        }
         out.push(p);
+    }
+    if out.is_empty() {
+        return Err(Error::file(path, "no prediction in it"));
     }
     Ok(out)
 }
@@ -184,17 +194,22 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
 /// CSV; see the module docs for both formats.
 ///
 /// # Errors
-/// The file cannot be read, a line or row does not parse, a required CSV column is missing, or
-/// the `.ids` sidecar has a different number of lines than the dataset.
+/// The file cannot be read, a line or row does not parse, a required CSV column is missing, an
+/// id occurs twice, the file holds no example, or the `.ids` sidecar has a different number of
+/// lines than the dataset or a line that is not a review id.
 pub fn read_gold(path: &Path) -> Result<Vec<GoldExample>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'{') {
-        let text = String::from_utf8(bytes).map_err(|e| Error::file(path, e.to_string()))?;
-        gold_from_jsonl(&text, path)
+    let gold = if first == Some(&b'{') {
+        drop(bytes);
+        gold_from_jsonl(&records::text::read_text(path)?, path)?
     } else {
-        gold_from_labeled_csv(&bytes[..], path)
+        gold_from_labeled_csv(&bytes[..], path)?
+    };
+    if gold.is_empty() {
+        return Err(Error::file(path, "no gold example in it"));
     }
+    Ok(gold)
 }
 
 /// The `.ids` sidecar of a dataset: `test.jsonl.ids` when it exists, else `test.ids` (the name
@@ -206,26 +221,8 @@ pub fn ids_sidecar(path: &Path) -> Option<PathBuf> {
 }
 
 fn gold_from_jsonl(text: &str, path: &Path) -> Result<Vec<GoldExample>> {
-    let sidecar = ids_sidecar(path);
-    let ids: Option<Vec<String>> = match &sidecar {
-        Some(side) => {
-            let text = records::text::read_text(side)?;
-            Some(text.lines().map(|l| l.trim().to_owned()).collect())
-        }
-        None => None,
-    };
     let lines: Vec<&str> = text.lines().collect();
-    if let (Some(ids), Some(sidecar)) = (&ids, &sidecar) {
-        // Line-aligned means one id per dataset line; a trailing blank line is tolerated.
-        let data_lines = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
-        if ids.len() < data_lines {
-            return Err(Error::file(
-                sidecar.as_path(),
-                format!("has {} ids but {} has {data_lines} lines", ids.len(), path.display()),
-            ));
-        }
-    }
-    let mut out = Vec::new();
+    let mut parsed: Vec<(u64, Vec<String>)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -244,11 +241,34 @@ fn gold_from_jsonl(text: &str, path: &Path) -> Result<Vec<GoldExample>> {
                 parse_parts(&answer.content, "")
             }
         };
-        let id = match &ids {
-            Some(ids) => ids[i].clone(),
-            None => line_no.to_string(),
-        };
-        out.push(GoldExample { id, parts });
+        parsed.push((line_no, parts));
+    }
+    let Some(sidecar) = ids_sidecar(path) else {
+        let by_line = |(line_no, parts): (u64, _)| GoldExample { id: line_no.to_string(), parts };
+        return Ok(parsed.into_iter().map(by_line).collect());
+    };
+    let ids_text = records::text::read_text(&sidecar)?;
+    let ids: Vec<&str> = ids_text.lines().map(str::trim).collect();
+    // Line-aligned means one id per dataset line; trailing blank lines are tolerated.
+    let filled =
+        |lines: &[&str]| lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
+    let (data_lines, id_lines) = (filled(&lines), filled(&ids));
+    if id_lines != data_lines {
+        return Err(Error::file(
+            sidecar.as_path(),
+            format!("has {id_lines} ids but {} has {data_lines} lines", path.display()),
+        ));
+    }
+    let mut first_line: HashMap<&str, u64> = HashMap::new();
+    let mut out = Vec::with_capacity(parsed.len());
+    for (line_no, parts) in parsed {
+        let id = ids[line_no as usize - 1];
+        id.parse::<records::ReviewId>().map_err(|m| Error::line(&sidecar, line_no, m))?;
+        if let Some(first) = first_line.insert(id, line_no) {
+            let message = format!("{id} is in the gold twice (first at line {first})");
+            return Err(Error::line(&sidecar, line_no, message));
+        }
+        out.push(GoldExample { id: id.to_owned(), parts });
     }
     Ok(out)
 }
@@ -267,11 +287,28 @@ pub(crate) fn labeled_csv(
     let headers = rdr.headers().map_err(|e| Error::line(path, 1, e.to_string()))?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            // At most 12 columns of 40 characters, escaped: a file that is not a table (binary,
+            // NUL bytes, one long line) gives a short message and not its content.
+            let mut shown: Vec<String> = headers
+                .iter()
+                .take(12)
+                .map(|h| {
+                    let cut: String = h.chars().take(40).collect();
+                    if cut.len() < h.len() {
+                        format!("{cut:?}...")
+                    } else {
+                        format!("{cut:?}")
+                    }
+                })
+                .collect();
+            if headers.len() > 12 {
+                shown.push(format!("and {} more", headers.len() - 12));
+            }
             Error::file(
                 path,
                 format!(
                     "not a JSONL dataset and not a labeled CSV: no column {name:?} (columns: {})",
-                    headers.iter().collect::<Vec<_>>().join(",")
+                    shown.join(", ")
                 ),
             )
         })
@@ -280,6 +317,7 @@ pub(crate) fn labeled_csv(
         (column("source_file")?, column("index")?, column("List_part")?);
     let review_col = headers.iter().position(|h| h.trim() == "Review");
     let mut out = Vec::new();
+    let mut lines: HashMap<String, u64> = HashMap::new();
     for record in rdr.records() {
         let record = record
             .map_err(|e| Error::line(path, e.position().map_or(0, |p| p.line()), e.to_string()))?;
@@ -318,6 +356,14 @@ pub(crate) fn labeled_csv(
             })?
         };
         let id = records::ReviewId::new(field(file_col, "source_file")?.trim(), index);
+        if let Some(first) = lines.insert(id.to_string(), line) {
+            return Err(Error::Field {
+                path: path.to_owned(),
+                line,
+                field: "index".to_owned(),
+                message: format!("review {id} is in the table twice (first at line {first})"),
+            });
+        }
         let review = review_col.and_then(|c| record.get(c)).map(str::to_owned);
         out.push((GoldExample { id: id.to_string(), parts }, review));
     }

@@ -566,6 +566,10 @@ struct PredictArgs {
     batch_size: usize,
     #[arg(long, default_value_t = finetune::predict::DEFAULT_MAX_NEW_TOKENS)]
     max_new_tokens: usize,
+    /// Keep only the predicted parts the review names: the part itself, or one of its surfaces
+    /// in this lexicon.csv, as whole words (the raw completion is kept in predictions.jsonl).
+    #[arg(long, value_name = "LEXICON")]
+    grounded: Option<PathBuf>,
     #[command(flatten)]
     run: RunOpts,
 }
@@ -589,6 +593,12 @@ fn predict(a: PredictArgs) -> anyhow::Result<ExitCode> {
         batch_size: a.batch_size,
         max_new_tokens: a.max_new_tokens,
         device,
+        grounding: match &a.grounded {
+            Some(path) => {
+                Some(finetune::predict::Grounding::from_lexicon(&records::Lexicon::read(path)?))
+            }
+            None => None,
+        },
     };
     let rep = finetune::progress::Reporter::stderr(a.run.quiet);
     let (_, s) = finetune::predict::predict_file(&cfg, &rep)?;

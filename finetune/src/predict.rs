@@ -180,6 +180,81 @@ pub struct PredictConfig {
     pub batch_size: usize,
     pub max_new_tokens: usize,
     pub device: Device,
+    /// Keep only the parts the review can be seen to mention (see [`Grounding`]). Default none.
+    pub grounding: Option<Grounding>,
+}
+
+/// Keeps a predicted part only when the review mentions it: the part's own name, or one of the
+/// lexicon's surfaces of that part, occurs in the review as whole words (a plural `s`/`es`
+/// allowed). A decoder can name a part the review never mentions (an association learned in
+/// training: "brakes" in every review about stopping); this drops those, and keeps the parts the
+/// lexicon lacks when the review names them literally.
+#[derive(Debug, Clone, Default)]
+pub struct Grounding {
+    /// Lower-cased canonical → its lower-cased surfaces.
+    surfaces: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Grounding {
+    /// Grounding by a lexicon's surfaces.
+    pub fn from_lexicon(lexicon: &records::Lexicon) -> Self {
+        let mut surfaces: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for e in lexicon.entries() {
+            surfaces
+                .entry(e.canonical.trim().to_lowercase())
+                .or_default()
+                .push(collapse(&e.surface.to_lowercase()));
+        }
+        Self { surfaces }
+    }
+
+    /// Whether `review` mentions `part`.
+    pub fn keep(&self, review: &str, part: &str) -> bool {
+        let text = collapse(&review.to_lowercase());
+        let part = collapse(&part.to_lowercase());
+        occurs(&text, &part)
+            || self.surfaces.get(&part).is_some_and(|ss| ss.iter().any(|s| occurs(&text, s)))
+    }
+}
+
+/// Whitespace runs as one space, trimmed.
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `needle` occurs in `text` as whole words, optionally followed by `s` or `es`.
+fn occurs(text: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    text.match_indices(needle).any(|(at, _)| {
+        if word(text[..at].chars().next_back()) {
+            return false;
+        }
+        let rest = &text[at + needle.len()..];
+        let rest = rest.strip_prefix("es").filter(|r| !word(r.chars().next())).unwrap_or(rest);
+        let rest = rest.strip_prefix('s').filter(|r| !word(r.chars().next())).unwrap_or(rest);
+        !word(rest.chars().next())
+    })
+}
+
+/// The review text of an example: a legacy prompt without its separator, or the last user
+/// message of a conversation.
+fn review_text(ex: &Example) -> String {
+    match ex {
+        Example::Legacy(l) => {
+            let p = l.prompt.trim_end();
+            p.strip_suffix(defaults::SEPARATOR.trim()).unwrap_or(p).to_owned()
+        }
+        Example::Chat(c) => c
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default(),
+    }
 }
 
 /// What a prediction run found.
@@ -228,7 +303,11 @@ pub fn predict_file(
         .zip(ids)
         .zip(completions)
         .map(|(((_, ex), id), completion)| {
-            let parts = parse_parts(&completion, defaults::STOP);
+            let mut parts = parse_parts(&completion, defaults::STOP);
+            if let Some(g) = &cfg.grounding {
+                let review = review_text(ex);
+                parts.retain(|p| g.keep(&review, p));
+            }
             let gold = gold_parts(ex);
             if let Some(g) = &gold {
                 summary.with_gold += 1;
@@ -245,4 +324,25 @@ pub fn predict_file(
         Ok(())
     })?;
     Ok((predictions, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grounding_keeps_parts_the_review_names() {
+        let lexicon = records::Lexicon::from_entries(vec![
+            records::LexiconEntry::new("air conditioning", "air conditioning", "", "t"),
+            records::LexiconEntry::new("a/c", "air conditioning", "", "t"),
+            records::LexiconEntry::new("brake", "brake", "", "t"),
+        ]);
+        let g = Grounding::from_lexicon(&lexicon);
+        let review = "The A/C died, new Tires  all round; the dash rattles.";
+        assert!(g.keep(review, "air conditioning"), "by a lexicon surface");
+        assert!(g.keep(review, "tire"), "by its own name, plural");
+        assert!(g.keep(review, "dash"), "a part the lexicon lacks, named literally");
+        assert!(!g.keep(review, "brake"), "never mentioned");
+        assert!(!g.keep("the dashboard", "dash"), "whole words only");
+    }
 }

@@ -83,9 +83,9 @@ impl Reporter {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             if state.first_pos.is_none() {
-                // Resumed runs start part-way: the rate counts only the units done here.
+                // Resumed runs start part-way: the rate counts only the units done since
+                // `start` (the clock runs from there too).
                 state.first_pos = Some(pos.saturating_sub(1));
-                state.started = now;
             }
             let due = state.last_line.is_none_or(|t| now.duration_since(t) >= interval);
             if due || pos >= state.len {

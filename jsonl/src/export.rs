@@ -643,6 +643,20 @@ fn write_dataset(
 mod tests {
     use super::*;
 
+    fn review(index: i64, text: &str, parts: &[&str]) -> LabeledReview {
+        LabeledReview {
+            id: ReviewId::new("t.csv", index),
+            title: String::new(),
+            review: text.to_owned(),
+            rating: Some(4.0),
+            parts: parts.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    fn all_examples(d: &Dataset) -> Vec<&Example> {
+        Split::ALL.iter().flat_map(|s| d.split(*s)).map(|(_, e)| e).collect()
+    }
+
     #[test]
     fn guard_cases() {
         struct Case {
@@ -669,20 +683,6 @@ mod tests {
                 case.text
             );
         }
-    }
-
-    fn review(index: i64, text: &str, parts: &[&str]) -> LabeledReview {
-        LabeledReview {
-            id: ReviewId::new("t.csv", index),
-            title: String::new(),
-            review: text.to_owned(),
-            rating: Some(4.0),
-            parts: parts.iter().map(|p| (*p).to_owned()).collect(),
-        }
-    }
-
-    fn all_examples(d: &Dataset) -> Vec<&Example> {
-        Split::ALL.iter().flat_map(|s| d.split(*s)).map(|(_, e)| e).collect()
     }
 
     #[test]

@@ -11,6 +11,11 @@ pub enum Error {
     },
     #[error("{path}: {problem}")]
     Encoding { path: PathBuf, problem: records::text::Utf8Problem },
+    #[error(
+        "{path}: line {line}: a quoted field is not closed before the end of the file (is the \
+         file cut short?)"
+    )]
+    OpenQuote { path: PathBuf, line: u64 },
     #[error("{path}: a binary file (NUL bytes), not a CSV of reviews")]
     Binary { path: PathBuf },
     #[error("{path}: the file is empty (no header)")]

@@ -101,7 +101,7 @@ pub fn header_columns(path: &Path) -> Result<Vec<String>, Error> {
 /// Refuses bytes that are not UTF-8 text, naming the first bad byte's line, column and offset,
 /// so that a user can open the file at the right place; a binary file (a NUL byte near the
 /// start) is named as such instead of being parsed into column names made of binary.
-fn check_text(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn check_text(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if memchr::memchr(0, &bytes[..bytes.len().min(8192)]).is_some() {
         return Err(Error::Binary { path: path.to_owned() });
     }
@@ -200,7 +200,33 @@ pub(crate) fn read_review_bytes(
         });
     }
     let bad_ratings = layout.normalise(path, &mut frame, &ordinals)?;
+    check_unique_index(path, &frame)?;
     Ok(ReviewFile { path: path.to_owned(), frame, skipped, bad_ratings, bytes: n_bytes })
+}
+
+/// A review's id is its file's name and its index: an index that occurs twice in one file would
+/// give two reviews one id (splits, exclusions and scores would mix them up).
+fn check_unique_index(path: &Path, frame: &DataFrame) -> Result<(), Error> {
+    let index = frame
+        .column(INDEX_COLUMN)
+        .and_then(|c| c.i64().cloned())
+        .map_err(|e| polars_error(path, e))?;
+    let mut seen: std::collections::HashMap<i64, usize> =
+        std::collections::HashMap::with_capacity(index.len());
+    for (row, value) in index.iter().enumerate() {
+        let Some(value) = value else { continue };
+        if let Some(first) = seen.insert(value, row) {
+            return Err(Error::Field {
+                path: path.to_owned(),
+                row,
+                field: INDEX_COLUMN.to_owned(),
+                message: format!(
+                    "index {value} is also the index of row {first}: review ids would collide"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// How a file's header maps onto the labeler's schema.

@@ -20,6 +20,8 @@ pub(crate) struct RecordSpan {
     pub fields: u32,
     /// Whether the last field is empty (a trailing comma).
     pub last_field_empty: bool,
+    /// Whether a quoted field was still open at the end of the input (a file cut short).
+    pub open_quote: bool,
 }
 
 /// Finds every record of `bytes`. Empty lines are skipped. A quote opens a quoted field only at
@@ -33,6 +35,7 @@ pub(crate) fn scan(bytes: &[u8]) -> Vec<RecordSpan> {
         let mut fields = 1u32;
         let mut field_start = pos;
         let mut at_field_start = true;
+        let mut open_quote = false;
         let (end, next) = loop {
             if at_field_start && pos < len && bytes[pos] == b'"' {
                 // Quoted field: find the closing quote that is not doubled.
@@ -41,6 +44,7 @@ pub(crate) fn scan(bytes: &[u8]) -> Vec<RecordSpan> {
                     match memchr(b'"', &bytes[pos..]) {
                         None => {
                             pos = len;
+                            open_quote = true;
                             break;
                         }
                         Some(i) => {
@@ -76,7 +80,14 @@ pub(crate) fn scan(bytes: &[u8]) -> Vec<RecordSpan> {
         if end == start {
             continue; // an empty line
         }
-        records.push(RecordSpan { start, end, next, fields, last_field_empty: field_start >= end });
+        records.push(RecordSpan {
+            start,
+            end,
+            next,
+            fields,
+            last_field_empty: field_start >= end,
+            open_quote,
+        });
     }
     records
 }

@@ -116,7 +116,58 @@ fn lists_as_json(frame: &DataFrame) -> PolarsResult<DataFrame> {
 /// The file cannot be read, or lacks `Review`, `List_part`, `source_file` or `index`; errors
 /// name the file, and the row for a malformed `List_part`.
 pub fn read_labeled(path: &Path) -> Result<Vec<LabeledReview>, Error> {
-    let frame = match Format::of(path)? {
+    let format = Format::of(path)?;
+    if format == Format::Csv {
+        check_csv(path)?;
+    }
+    let reviews = read_frame(path, format)?;
+    // One id, one review: a second row with the same id would give two examples one id.
+    let mut rows: std::collections::HashMap<&ReviewId, usize> =
+        std::collections::HashMap::with_capacity(reviews.len());
+    for (row, review) in reviews.iter().enumerate() {
+        if let Some(first) = rows.insert(&review.id, row) {
+            return Err(Error::Field {
+                path: path.to_owned(),
+                row,
+                field: "index".to_owned(),
+                message: format!("review id {} is also at row {first}", review.id),
+            });
+        }
+    }
+    Ok(reviews)
+}
+
+/// What polars lets through in a CSV, checked first: bytes that are not UTF-8 text, a record
+/// whose field count differs from the header's (polars pads a short last record with nulls, so a
+/// table cut inside a row would give a review under a cut id with no parts), a quoted field
+/// still open at the end (a file cut short). Errors name the line.
+fn check_csv(path: &Path) -> Result<(), Error> {
+    let bytes =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    crate::reader::check_text(path, &bytes)?;
+    let records = crate::scan::scan(&bytes);
+    let Some(header) = records.first() else {
+        return Err(Error::Empty { path: path.to_owned() });
+    };
+    for record in &records {
+        let line = crate::scan::line_of(&bytes, record.start);
+        if record.open_quote {
+            return Err(Error::OpenQuote { path: path.to_owned(), line });
+        }
+        if record.fields != header.fields {
+            return Err(Error::Ragged {
+                path: path.to_owned(),
+                line,
+                fields: record.fields,
+                expected: format!("{} as in the header (is the file cut short?)", header.fields),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn read_frame(path: &Path, format: Format) -> Result<Vec<LabeledReview>, Error> {
+    let frame = match format {
         Format::Csv => CsvReadOptions::default()
             .with_has_header(true)
             .with_infer_schema_length(Some(0))
@@ -207,4 +258,59 @@ pub(crate) fn list_column(name: &str, parts: &[Vec<u32>], canonicals: &[String])
         builder.append_values_iter(p.iter().map(|&id| canonicals[id as usize].as_str()));
     }
     builder.finish().into_column()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_records_are_checked_for_field_counts_and_open_quotes() {
+        struct Case {
+            name: &'static str,
+            csv: &'static str,
+            /// The error's text after the path; `None` when the file passes.
+            error: Option<&'static str>,
+        }
+        let cases = [
+            Case { name: "plain", csv: "a,b,c\n1,2,3\n", error: None },
+            Case { name: "no final line break", csv: "a,b,c\n1,2,3", error: None },
+            Case { name: "blank lines, crlf", csv: "a,b,c\r\n\r\n1,2,3\r\n\n", error: None },
+            Case {
+                name: "quoted comma and line break",
+                csv: "a,b\n\"x,\ny\",2\n3,4\n",
+                error: None,
+            },
+            Case { name: "doubled quotes", csv: "a,b\n\"[\"\"x\"\"]\",2\n", error: None },
+            Case { name: "quote inside an unquoted field", csv: "a,b\n5\" tire,2\n", error: None },
+            Case {
+                name: "row cut short",
+                csv: "a,b,c\n1,2,3\n\"x\ny\",2\n",
+                error: Some("line 3: ragged row: 2 fields, expected 3 as in the header"),
+            },
+            Case {
+                name: "row too long",
+                csv: "a,b\n1,2,3\n",
+                error: Some("line 2: ragged row: 3 fields, expected 2 as in the header"),
+            },
+            Case {
+                name: "quoted field left open",
+                csv: "a,b\n1,2\n3,\"x\n\ny",
+                error: Some("line 3: a quoted field is not closed before the end of the file"),
+            },
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        for case in cases {
+            std::fs::write(&path, case.csv).unwrap();
+            let got = check_csv(&path).err().map(|e| e.to_string());
+            match (case.error, got) {
+                (None, None) => {}
+                (Some(want), Some(got)) => {
+                    assert!(got.contains(&format!("t.csv: {want}")), "{}: {got}", case.name);
+                }
+                (want, got) => panic!("{}: want {want:?}, got {got:?}", case.name),
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the eval library and binary, on fixtures in `tests/fixtures/`.
 
+mod bad_input;
 mod classify;
 mod cli;
 mod compare;

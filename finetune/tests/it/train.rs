@@ -92,6 +92,7 @@ fn training_improves_writes_results_and_predict_recovers_parts() {
         batch_size: 16,
         max_new_tokens: 16,
         device: Device::Cpu,
+        grounding: None,
     };
     let (preds, s) = predict_file(&cfg, &Reporter::silent()).unwrap();
     assert_eq!(preds.len(), 64);

@@ -1,6 +1,7 @@
-//! Integration tests of `jsonl`: golden exports, planted validation errors, and the binary's
-//! exit codes and output.
+//! Integration tests of `jsonl`: golden exports, planted validation errors, generated broken
+//! inputs, and the binary's exit codes and output.
 
+mod bad_input;
 mod cli;
 mod golden;
 mod planted;
