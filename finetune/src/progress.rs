@@ -28,7 +28,8 @@ struct LineState {
     prefix: String,
     len: u64,
     started: Instant,
-    first_pos: Option<u64>,
+    /// Units already done when the bar started (a resumed run).
+    first_pos: u64,
     last_line: Option<Instant>,
 }
 
@@ -69,11 +70,17 @@ impl Reporter {
 
     /// Starts a bar of `len` units.
     pub fn start(&self, prefix: &str, len: u64) {
+        self.start_at(prefix, len, 0);
+    }
+
+    /// Starts a bar of `len` units of which `done` are done already (a resumed run): the rate
+    /// and the ETA count only the units done from here on.
+    pub fn start_at(&self, prefix: &str, len: u64, done: u64) {
         self.bar.set_prefix(prefix.to_owned());
         self.bar.set_length(len);
-        self.bar.set_position(0);
+        self.bar.set_position(done);
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        *state = LineState { prefix: prefix.to_owned(), len, ..LineState::new() };
+        *state = LineState { prefix: prefix.to_owned(), len, first_pos: done, ..LineState::new() };
     }
 
     /// Moves the bar to `pos` with a message; without a terminal, prints a line when the
@@ -82,11 +89,6 @@ impl Reporter {
         if let Some(interval) = self.lines {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
-            if state.first_pos.is_none() {
-                // Resumed runs start part-way: the rate counts only the units done since
-                // `start` (the clock runs from there too).
-                state.first_pos = Some(pos.saturating_sub(1));
-            }
             let due = state.last_line.is_none_or(|t| now.duration_since(t) >= interval);
             if due || pos >= state.len {
                 state.last_line = Some(now);
@@ -116,7 +118,7 @@ impl LineState {
             prefix: String::new(),
             len: 0,
             started: Instant::now(),
-            first_pos: None,
+            first_pos: 0,
             last_line: None,
         }
     }
@@ -124,7 +126,7 @@ impl LineState {
     /// `train: step 120/500 (24%) loss 1.2345 acc 0.812 1830 tok/s, elapsed 4m10s, eta 13m12s`
     fn line(&self, pos: u64, msg: &str, now: Instant) -> String {
         let elapsed = now.duration_since(self.started);
-        let done_here = pos.saturating_sub(self.first_pos.unwrap_or(0));
+        let done_here = pos.saturating_sub(self.first_pos);
         let pct = if self.len == 0 { 100.0 } else { 100.0 * pos as f64 / self.len as f64 };
         let eta = (done_here > 0 && pos < self.len)
             .then(|| elapsed.mul_f64((self.len - pos) as f64 / done_here as f64));
@@ -164,12 +166,17 @@ mod tests {
             prefix: "train".into(),
             len: 500,
             started: t0,
-            first_pos: Some(100),
+            first_pos: 100,
             last_line: None,
         };
-        // 20 steps done here in 40 s: 2 s a step, 380 steps left.
+        // Resumed at step 100; 20 steps done here in 40 s: 2 s a step, 380 steps left.
         let line = state.line(120, "loss 1.2345", t0 + Duration::from_secs(40));
         assert_eq!(line, "train: 120/500 (24%) loss 1.2345, elapsed 40s, eta 12m40s");
+        // Units counted in batches: 16 of 340 in 66 s, from zero.
+        let batched =
+            LineState { prefix: "predict".into(), len: 340, first_pos: 0, ..LineState::new() };
+        let line = batched.line(16, "", batched.started + Duration::from_secs(66));
+        assert_eq!(line, "predict: 16/340 (5%), elapsed 1m06s, eta 22m16s");
         let end = state.line(500, "", t0 + Duration::from_secs(7300));
         assert_eq!(end, "train: 500/500 (100%), elapsed 2h01m, done");
     }

@@ -341,7 +341,7 @@ pub fn train(cfg: &TrainConfig, rep: &Reporter) -> Result<TrainSummary> {
     }
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
 
-    rep.start("train", total_steps);
+    rep.start_at("train", total_steps, state.step);
     let started = Instant::now();
     let mut tokens_here = 0u64;
     let mut stopped_early = false;

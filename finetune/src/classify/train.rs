@@ -421,7 +421,7 @@ pub fn train(cfg: &ClassifyConfig, rep: &Reporter) -> Result<ClassifySummary> {
     }
     let log_path = cfg.out.join(LOG_FILE);
     let mut stopped_early = false;
-    rep.start("classify", hp.max_steps.map_or(total_steps, |m| m.min(total_steps)));
+    rep.start_at("classify", hp.max_steps.map_or(total_steps, |m| m.min(total_steps)), st.step);
     'epochs: for epoch in st.epoch..hp.epochs {
         let batches = epoch_batches(&lengths, hp.train_batch_size, hp.seed, epoch);
         let n_batches = batches.len();
