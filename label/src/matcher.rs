@@ -277,7 +277,24 @@ impl Labeler {
     /// candidates that do, the leftmost wins, then the longest, and the search goes on after
     /// it. One pass of the automaton finds every candidate, so an inner hit (`seat` in
     /// `seattle`) never hides a real mention that starts later.
+    ///
+    /// Whitespace runs match one space: a name broken across a line or written with two spaces
+    /// (`glove \ncompartment`, `cup  holders`) is one mention; offsets are in `text`.
     pub fn mentions_into(&self, text: &str, out: &mut Vec<Mention>) {
+        match collapse_whitespace(text) {
+            None => self.mentions_in(text, out),
+            Some(c) => {
+                self.mentions_in(&c.flat, out);
+                for m in out.iter_mut() {
+                    // A mention starts and ends on a non-space byte, so both ends map back.
+                    m.start = c.original(m.start);
+                    m.end = c.original(m.end - 1) + 1;
+                }
+            }
+        }
+    }
+
+    fn mentions_in(&self, text: &str, out: &mut Vec<Mention>) {
         out.clear();
         // One pass of the overlapping automaton reports every pattern occurrence; those that
         // pass the whole-word and case checks are kept, with the pattern id in `part` for now.
@@ -330,6 +347,70 @@ impl Labeler {
         let mut ids = Vec::new();
         self.part_ids_into(text, &mut Vec::new(), &mut ids);
         ids.into_iter().map(|id| self.canonicals[id as usize].as_str()).collect()
+    }
+}
+
+/// `text` with every run of whitespace (space, tab, `\n`, `\r`) made one space; `None` when
+/// every whitespace in `text` already is a single space (no copy). The text between runs is
+/// copied in slices found with SIMD searches: labeling speed is dominated by such passes.
+fn collapse_whitespace(text: &str) -> Option<Collapsed> {
+    let bytes = text.as_bytes();
+    let ws = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+    let double = memchr::memmem::Finder::new(b"  ");
+    // The next control whitespace and the next double space at or after `from`, cached.
+    let find_ctrl =
+        |from: usize| memchr::memchr3(b'\n', b'\r', b'\t', &bytes[from..]).map(|i| from + i);
+    let find_double = |from: usize| double.find(&bytes[from..]).map(|i| from + i);
+    let (mut ctrl, mut dbl) = (find_ctrl(0), find_double(0));
+    ctrl.or(dbl)?;
+    let mut flat = Vec::with_capacity(bytes.len());
+    let mut shifts: Vec<(usize, usize)> = Vec::new();
+    let mut pos = 0;
+    loop {
+        if ctrl.is_some_and(|c| c < pos) {
+            ctrl = find_ctrl(pos);
+        }
+        if dbl.is_some_and(|d| d < pos) {
+            dbl = find_double(pos);
+        }
+        let Some(odd) = [ctrl, dbl].into_iter().flatten().min() else {
+            flat.extend_from_slice(&bytes[pos..]);
+            break;
+        };
+        // The whole run around `odd`: back over the spaces before it, on over what follows.
+        let mut start = odd;
+        while start > pos && ws(bytes[start - 1]) {
+            start -= 1;
+        }
+        let mut end = odd;
+        while end < bytes.len() && ws(bytes[end]) {
+            end += 1;
+        }
+        flat.extend_from_slice(&bytes[pos..start]);
+        flat.push(b' ');
+        let shift = end - flat.len();
+        if end < bytes.len() && shift != shifts.last().map_or(0, |&(_, d)| d) {
+            shifts.push((flat.len(), shift));
+        }
+        pos = end;
+    }
+    // Only ASCII bytes were replaced, so the result is still UTF-8.
+    let flat = String::from_utf8(flat).expect("ASCII replacements keep UTF-8");
+    Some(Collapsed { flat, shifts })
+}
+
+/// A text with its whitespace runs collapsed, and how to find a byte of it in the original.
+struct Collapsed {
+    flat: String,
+    /// `(flat offset, bytes removed before it)` at each non-space byte where the count grows.
+    shifts: Vec<(usize, usize)>,
+}
+
+impl Collapsed {
+    /// The offset in the original text of the non-space byte at `pos` of the collapsed one.
+    fn original(&self, pos: usize) -> usize {
+        let i = self.shifts.partition_point(|&(at, _)| at <= pos);
+        pos + if i == 0 { 0 } else { self.shifts[i - 1].1 }
     }
 }
 
@@ -520,9 +601,10 @@ mod tests {
             },
             Case { name: "digits are word characters", text: "tire2 2tire", want: &[] },
             Case {
-                name: "line breaks are boundaries",
+                // Wrapped review text: a name across a line break is one mention (GUIDELINE A3).
+                name: "line breaks are boundaries; a name wrapped across one is one mention",
                 text: "seat\nbelt\ntire",
-                want: &["seat", "tire"],
+                want: &["seat belt", "tire"],
             },
             Case {
                 name: "longest across words",
@@ -545,6 +627,14 @@ mod tests {
     /// The brute-force definition the automaton search must agree with: every whole-word,
     /// case-correct occurrence of every pattern, then leftmost-longest, non-overlapping.
     fn reference_mentions(labeler: &Labeler, text: &str) -> Vec<(usize, usize, u32)> {
+        // Whitespace runs match one space (see `mentions_into`): search the collapsed text and
+        // map the offsets back.
+        if let Some(c) = collapse_whitespace(text) {
+            return reference_mentions(labeler, &c.flat)
+                .into_iter()
+                .map(|(s, e, p)| (c.original(s), c.original(e - 1) + 1, p))
+                .collect();
+        }
         let lower = text.to_ascii_lowercase();
         let mut candidates = Vec::new();
         for p in &labeler.patterns {
@@ -636,6 +726,21 @@ mod tests {
             let want_spans: Vec<_> = want.iter().map(|w| (w.0, w.1)).collect();
             assert_eq!(got_spans, want_spans, "text {text:?}");
         }
+    }
+
+    #[test]
+    fn a_name_broken_across_a_line_is_one_mention() {
+        let labeler = Labeler::new(&lexicon(&[
+            ("glove compartment", "glove box"),
+            ("cup holder", "cup holder"),
+        ]))
+        .unwrap();
+        let text = "The glove \r\ncompartment and the cup  holders.";
+        assert_eq!(labeler.parts(text), vec!["glove box", "cup holder"]);
+        let spans: Vec<&str> =
+            labeler.mentions(text).iter().map(|m| &text[m.start..m.end]).collect();
+        assert_eq!(spans, ["glove \r\ncompartment", "cup  holders"]);
+        assert!(collapse_whitespace("one space only").is_none());
     }
 
     #[test]
