@@ -287,28 +287,13 @@ pub(crate) fn labeled_csv(
     let headers = rdr.headers().map_err(|e| Error::line(path, 1, e.to_string()))?.clone();
     let column = |name: &str| {
         headers.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            // At most 12 columns of 40 characters, escaped: a file that is not a table (binary,
-            // NUL bytes, one long line) gives a short message and not its content.
-            let mut shown: Vec<String> = headers
-                .iter()
-                .take(12)
-                .map(|h| {
-                    let cut: String = h.chars().take(40).collect();
-                    if cut.len() < h.len() {
-                        format!("{cut:?}...")
-                    } else {
-                        format!("{cut:?}")
-                    }
-                })
-                .collect();
-            if headers.len() > 12 {
-                shown.push(format!("and {} more", headers.len() - 12));
-            }
+            let names: Vec<&str> = headers.iter().collect();
+            let shown = records::text::shown_names(&names);
             Error::file(
                 path,
                 format!(
                     "not a JSONL dataset and not a labeled CSV: no column {name:?} (columns: {})",
-                    shown.join(", ")
+                    shown
                 ),
             )
         })

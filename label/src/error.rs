@@ -20,7 +20,7 @@ pub enum Error {
     Binary { path: PathBuf },
     #[error("{path}: the file is empty (no header)")]
     Empty { path: PathBuf },
-    #[error("{path}: no Review column (columns found: {})", shown_columns(found))]
+    #[error("{path}: no Review column (columns found: {})", records::text::shown_names(found))]
     MissingReview { path: PathBuf, found: Vec<String> },
     #[error("{path}: column {column:?} appears twice")]
     DuplicateColumn { path: PathBuf, column: String },
@@ -47,25 +47,4 @@ pub enum Error {
     DuplicateFileName { first: PathBuf, second: PathBuf },
     #[error("--holdout-parts must be in [0, 1), got {0}")]
     Holdout(f64),
-}
-
-/// The header's columns for a message: at most 12, each cut to 40 characters, so that a file
-/// that is not a review CSV gives a readable error and not kilobytes of its content.
-fn shown_columns(found: &[String]) -> String {
-    let mut shown: Vec<String> = found
-        .iter()
-        .take(12)
-        .map(|c| {
-            let cut: String = c.chars().take(40).collect();
-            if cut.len() < c.len() {
-                format!("{cut:?}...")
-            } else {
-                format!("{cut:?}")
-            }
-        })
-        .collect();
-    if found.len() > 12 {
-        shown.push(format!("and {} more", found.len() - 12));
-    }
-    shown.join(", ")
 }

@@ -30,6 +30,8 @@ mod error;
 pub mod gold;
 mod lexicon;
 pub mod run;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 
 pub use error::{Error, Result};

@@ -34,6 +34,31 @@ pub fn unify_line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
+/// Names (columns of a header, say) for an error message: at most 12, each cut to 40
+/// characters and quoted with escapes, so that a file that is not what was expected (binary,
+/// NUL bytes, one long line) gives a short, printable message and not its content.
+pub fn shown_names<S: AsRef<str>>(names: &[S]) -> String {
+    const MAX_NAMES: usize = 12;
+    const MAX_CHARS: usize = 40;
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(MAX_NAMES)
+        .map(|n| {
+            let n = n.as_ref();
+            let cut: String = n.chars().take(MAX_CHARS).collect();
+            if cut.len() < n.len() {
+                format!("{cut:?}...")
+            } else {
+                format!("{cut:?}")
+            }
+        })
+        .collect();
+    if names.len() > MAX_NAMES {
+        shown.push(format!("and {} more", names.len() - MAX_NAMES));
+    }
+    shown.join(", ")
+}
+
 /// Where a byte string stops being UTF-8: the first bad byte's 1-based line and column (in
 /// characters) and its byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,33 +4,11 @@
 //! leaves no `scores.json` or `human_scores.json` behind.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::fixture;
-
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
-        .collect();
-    files.sort();
-    files
-}
-
-/// A small deterministic generator (SplitMix64), so that a failing case can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    }
-}
+use records::testing::{snapshot, Rng};
 
 /// The input a case breaks; the others are the intact fixtures of `tests/fixtures/score/`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,10 +2,11 @@
 //! no wrong number is reported as a result, and a run without a terminal still says how far
 //! it is.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::{fixture, tiny_model};
+use records::testing::{snapshot, Rng};
 
 fn finetune(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_finetune"))
@@ -13,17 +14,6 @@ fn finetune(args: &[&std::ffi::OsStr]) -> Output {
         .env("PARTFINDER_PROGRESS_SECS", "0")
         .output()
         .unwrap()
-}
-
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
-        .collect();
-    files.sort();
-    files
 }
 
 fn train_args<'a>(base: &'a Path, train: &'a Path, out: &'a Path) -> Vec<&'a std::ffi::OsStr> {
@@ -114,18 +104,6 @@ fn prediction_refuses_to_write_over_its_input_and_training_prints_progress_lines
     assert_eq!(predicted.status.code(), Some(2), "{err}");
     assert!(err.contains("the output would replace the input"), "{err}");
     assert_eq!(std::fs::read(&data).unwrap(), before);
-}
-
-/// A small deterministic generator (SplitMix64), so that a failing case can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    }
 }
 
 #[test]

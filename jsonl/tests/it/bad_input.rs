@@ -5,10 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::fixture;
+use records::testing::{snapshot, Rng};
 
 fn jsonl(args: &[&OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_jsonl")).args(args).output().unwrap()
@@ -27,29 +28,6 @@ fn export(input: &Path, out: &Path) -> Output {
         "0.6,0.2,0.2".as_ref(),
         "--quiet".as_ref(),
     ])
-}
-
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
-        .collect();
-    files.sort();
-    files
-}
-
-/// A small deterministic generator (SplitMix64), so that a failing case can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    }
 }
 
 /// `bytes` with the byte at `at` replaced by one that cannot be UTF-8 there.
