@@ -13,7 +13,7 @@ use std::path::Path;
 use records::gold::{normalize_part, score_review, Annotation};
 use serde::{Deserialize, Serialize};
 
-use crate::score::{labeled_csv, read_predictions};
+use crate::score::{f1, labeled_csv, ratio, read_predictions};
 use crate::{Error, Result};
 
 /// What an extractor found, by review id, with review texts where the source has them.
@@ -141,13 +141,9 @@ pub fn score_annotations(
             entry.1.push(id.clone());
         }
     }
-    let precision = ratio(correct, correct + wrong);
-    let recall = ratio(matched, mentions);
-    let f1 = if precision + recall > 0.0 {
-        2.0 * precision * recall / (precision + recall)
-    } else {
-        0.0
-    };
+    let precision = ratio(correct as u64, (correct + wrong) as u64);
+    let recall = ratio(matched as u64, mentions as u64);
+    let f1 = f1(precision, recall);
     let tallies = |map: HashMap<String, (String, Vec<String>)>, shown_is_key: bool| {
         let mut list: Vec<Tally> = map
             .into_iter()
@@ -180,14 +176,6 @@ pub fn score_annotations(
         f1,
         top_false_positives: tallies(fps, false),
         top_misses: tallies(misses, true),
-    }
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        0.0
-    } else {
-        a as f64 / b as f64
     }
 }
 
