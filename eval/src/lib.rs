@@ -24,6 +24,7 @@
 //!     completion: " Brake pad, seat".into(),
 //!     parts: vec!["Brake pad".into(), "seat".into()],
 //!     gold: None,
+//!     spans: None,
 //! }];
 //! let report = score(&predictions, &gold, &ScoreConfig::default()).unwrap();
 //! assert_eq!((report.tp, report.fp, report.fn_), (1, 1, 1));

@@ -229,10 +229,11 @@ fn gold_from_jsonl(text: &str, path: &Path) -> Result<Vec<GoldExample>> {
         }
         let line_no = i as u64 + 1;
         let example: Example = serde_json::from_str(line).map_err(|e| {
-            Error::line(path, line_no, format!("not a legacy or chat example: {e}"))
+            Error::line(path, line_no, format!("not a legacy, chat or tagging example: {e}"))
         })?;
         let parts = match &example {
             Example::Legacy(ex) => parse_parts(&ex.completion, defaults::STOP),
+            Example::Tagged(ex) => ex.parts(),
             Example::Chat(ex) => {
                 let answer =
                     ex.messages.iter().rev().find(|m| m.role == Role::Assistant).ok_or_else(
@@ -587,7 +588,8 @@ pub fn score(
     })
 }
 
-pub(crate) fn ratio(num: u64, den: u64) -> f64 {
+/// `num / den`, 0 when `den` is 0.
+pub fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
         0.0
     } else {
@@ -595,7 +597,8 @@ pub(crate) fn ratio(num: u64, den: u64) -> f64 {
     }
 }
 
-pub(crate) fn f1(precision: f64, recall: f64) -> f64 {
+/// The harmonic mean of precision and recall, 0 when both are 0.
+pub fn f1(precision: f64, recall: f64) -> f64 {
     if precision + recall == 0.0 {
         0.0
     } else {
@@ -693,6 +696,7 @@ mod tests {
             completion: parts.join(", "),
             parts: parts.iter().map(|s| s.to_string()).collect(),
             gold: None,
+            spans: None,
         }
     }
 

@@ -137,6 +137,12 @@ impl Encoder {
                 enc.push(&self.ids(&l.completion)?, 1.0, true);
                 joint = format!("{}{}", l.prompt, l.completion);
             }
+            Example::Tagged(_) => {
+                return Err(Error::Config(
+                    "a tagging example (text + spans): train a tagger with `finetune tag train`"
+                        .into(),
+                ))
+            }
             Example::Chat(c) => {
                 let chat = self.chat_format()?;
                 let full = chat.render(&c.messages, false)?;
@@ -219,6 +225,7 @@ impl Encoder {
     pub fn prompt_ids(&self, ex: &Example) -> Result<Vec<u32>> {
         match ex {
             Example::Legacy(l) => self.ids(&l.prompt),
+            Example::Tagged(t) => self.ids(&t.text),
             Example::Chat(c) => {
                 let msgs = prompt_messages(c);
                 self.ids(&self.chat_format()?.render(msgs, true)?)
@@ -238,6 +245,7 @@ fn prompt_messages(c: &ChatExample) -> &[records::dataset::Message] {
 pub fn gold_parts(ex: &Example) -> Option<Vec<String>> {
     match ex {
         Example::Legacy(l) => Some(parse_parts(&l.completion, defaults::STOP)),
+        Example::Tagged(t) => Some(t.parts()),
         Example::Chat(c) => match c.messages.last() {
             Some(m) if m.role == Role::Assistant => Some(parse_parts(&m.content, "")),
             _ => None,

@@ -52,8 +52,10 @@ pub mod predict;
 pub mod progress;
 pub mod rng;
 pub mod rounds;
+pub mod tag;
 pub mod template;
 pub mod tiny;
 pub mod train;
+pub mod trainer;
 
 pub use error::{Error, Result};

@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 // The `classify` subcommand's arguments, kept beside the library module they drive.
 #[path = "classify/cli.rs"]
 mod classify_cli;
+#[path = "tag/cli.rs"]
+mod tag_cli;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +44,8 @@ enum Command {
     /// Text classification with BERT, DistilBERT or RoBERTa-family encoders, or Llama-family
     /// decoders: train, predict, compare.
     Classify(classify_cli::ClassifyArgs),
+    /// Part tagging with a BERT-family encoder (token classification, BIO): train, predict.
+    Tag(tag_cli::TagArgs),
     /// Training speed and memory against PyTorch + transformers on the same shape and CPU, in
     /// one run, alternating (see finetune/bench/run.sh).
     Bench(BenchArgs),
@@ -144,6 +148,7 @@ fn main() -> ExitCode {
         Command::Round(args) => round(args),
         Command::Logits(args) => logits(&args),
         Command::Classify(args) => classify_cli::run(args),
+        Command::Tag(args) => tag_cli::run(args),
         Command::Bench(args) => bench(&args),
     };
     match result {

@@ -279,6 +279,47 @@ impl Params {
         Ok(())
     }
 
+    /// A copy of every parameter's current value, in parameter order.
+    ///
+    /// # Errors
+    /// Tensor errors.
+    pub fn snapshot(&self) -> Result<Vec<Tensor>> {
+        Ok(self
+            .vars
+            .iter()
+            .map(|(_, v)| v.as_tensor().copy())
+            .collect::<candle_core::Result<Vec<_>>>()?)
+    }
+
+    /// Sets every parameter to a [`snapshot`](Self::snapshot)'s value.
+    ///
+    /// # Errors
+    /// Shape mismatches.
+    pub fn restore(&self, snapshot: &[Tensor]) -> Result<()> {
+        for ((_, var), t) in self.vars.iter().zip(snapshot) {
+            var.set(t)?;
+        }
+        Ok(())
+    }
+
+    /// The tensors of a file written by [`save_values`](Self::save_values), in parameter order.
+    ///
+    /// # Errors
+    /// The file is unreadable or lacks a parameter.
+    pub fn load_values(&self, path: &Path, device: &Device) -> Result<Vec<Tensor>> {
+        let tensors = candle_core::safetensors::load(path, device)
+            .map_err(|e| Error::model(path, e.to_string()))?;
+        self.vars
+            .iter()
+            .map(|(name, _)| {
+                tensors
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| Error::model(path, format!("no tensor {name}")))
+            })
+            .collect()
+    }
+
     /// Overwrites the parameters with the tensors of a safetensors file (same names and shapes).
     ///
     /// # Errors

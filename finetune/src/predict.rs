@@ -239,14 +239,15 @@ fn occurs(text: &str, needle: &str) -> bool {
     })
 }
 
-/// The review text of an example: a legacy prompt without its separator, or the last user
-/// message of a conversation.
-fn review_text(ex: &Example) -> String {
+/// The review text of an example: a legacy prompt without its separator, the last user
+/// message of a conversation, or a tagging example's text.
+pub fn review_text(ex: &Example) -> String {
     match ex {
         Example::Legacy(l) => {
             let p = l.prompt.trim_end();
             p.strip_suffix(defaults::SEPARATOR.trim()).unwrap_or(p).to_owned()
         }
+        Example::Tagged(t) => t.text.clone(),
         Example::Chat(c) => c
             .messages
             .iter()
@@ -313,7 +314,7 @@ pub fn predict_file(
                 summary.with_gold += 1;
                 summary.exact += usize::from(records::dataset::same_parts(&parts, g));
             }
-            Prediction { id, completion, parts, gold }
+            Prediction { id, completion, parts, gold, spans: None }
         })
         .collect();
     records::atomic::write_atomic(&cfg.out, |w| {

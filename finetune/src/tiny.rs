@@ -66,6 +66,7 @@ fn texts(path: &Path) -> Result<Vec<String>> {
         match ex {
             Example::Legacy(l) => out.push(format!("{}{}", l.prompt, l.completion)),
             Example::Chat(c) => out.extend(c.messages.into_iter().map(|m| m.content)),
+            Example::Tagged(t) => out.push(t.text),
         }
     }
     Ok(out)

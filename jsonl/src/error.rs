@@ -32,6 +32,9 @@ pub enum Error {
     /// The input gives nothing to write: an empty dataset is an error, not a success.
     #[error("{path}: {message}")]
     Empty { path: PathBuf, message: String },
+    /// A mention of the labeled table does not fit its review.
+    #[error("review {id}: {message}")]
+    Mention { id: String, message: String },
     /// An option has a value that cannot work.
     #[error("option {option}: {message}")]
     Config { option: &'static str, message: String },

@@ -40,7 +40,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use records::dataset::{defaults, ChatExample, Example, LegacyExample, Message, Role};
+use records::dataset::{
+    defaults, ChatExample, Example, LegacyExample, Message, Role, TagSpan, TaggedExample,
+};
 use records::{LabeledReview, ReviewId};
 
 use crate::split::{stable_hash, stable_unit, Split, SplitFractions};
@@ -423,6 +425,30 @@ pub fn build(
     let mut seen: HashSet<u64> = HashSet::new();
     let mut kept: Vec<(ReviewId, Example)> = Vec::new();
     for r in reviews {
+        if config.format == Format::Tagging {
+            let Some(example) = tagged_example(r)? else {
+                counts.empty_reviews += 1;
+                continue;
+            };
+            if example.spans.is_empty() {
+                counts.negatives += 1;
+                if stable_unit("negatives", config.seed, &r.id) >= config.negatives {
+                    counts.negatives_dropped += 1;
+                    continue;
+                }
+            }
+            let example = Example::Tagged(example);
+            let mut h = std::hash::DefaultHasher::new();
+            example.hash(&mut h);
+            if !seen.insert(h.finish()) {
+                counts.duplicates += 1;
+            } else if excluded.contains(&r.id) {
+                counts.excluded += 1;
+            } else {
+                kept.push((r.id.clone(), example));
+            }
+            continue;
+        }
         let mut review = records::text::normalize(&r.review);
         if review.is_empty() {
             counts.empty_reviews += 1;
@@ -497,6 +523,47 @@ pub fn build(
         pool.into_iter().skip(config.offset).take(config.rows.unwrap_or(usize::MAX)).collect();
     counts.train = train.len() as u64;
     Ok(Dataset { train, valid, test, counts })
+}
+
+/// The tagging example of a review: its normalised text, and the mentions `label --spans` found
+/// in its `Review` field mapped into that text (title mentions are left out: the text is the
+/// review). `None` for an empty review.
+///
+/// # Errors
+/// [`Error::Config`] when the table has no `Spans_part` column; [`Error::Mention`] naming the
+/// review when a mention does not lie inside its text.
+fn tagged_example(r: &LabeledReview) -> Result<Option<TaggedExample>> {
+    let Some(mentions) = &r.spans else {
+        return Err(Error::config(
+            "format",
+            "the tagging format needs mention offsets, and the labeled table has no Spans_part \
+             column: label the reviews with `label --spans`",
+        ));
+    };
+    let (text, map) = records::text::normalize_with_map(&r.review);
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mut spans: Vec<TagSpan> = Vec::new();
+    for m in mentions.iter().filter(|m| m.field == "Review") {
+        if m.start >= m.end || r.review.get(m.start..m.end) != Some(m.text.as_str()) {
+            return Err(Error::Mention {
+                id: r.id.to_string(),
+                message: format!(
+                    "Spans_part: mention {:?} at {}..{} is not in the review text (was the table \
+                     edited after labeling?)",
+                    m.text, m.start, m.end
+                ),
+            });
+        }
+        let (start, end) = records::text::map_span(&map, m.start, m.end);
+        // The labeler's matches do not overlap; keep the first should two ever touch.
+        if spans.last().is_some_and(|s| s.end > start) {
+            continue;
+        }
+        spans.push(TagSpan { start, end, part: records::text::normalize(&m.part) });
+    }
+    Ok(Some(TaggedExample { text, spans }))
 }
 
 enum Outcome {
@@ -585,6 +652,7 @@ fn make_example(review: String, parts: &[String], config: &ExportConfig) -> Exam
             prompt: review + &config.separator,
             completion: format!(" {answer}{}", config.stop),
         }),
+        Format::Tagging => unreachable!("tagging examples are built by tagged_example"),
         Format::Chat => {
             let mut messages = Vec::with_capacity(3);
             if !config.system.is_empty() {
@@ -650,6 +718,7 @@ mod tests {
             review: text.to_owned(),
             rating: Some(4.0),
             parts: parts.iter().map(|p| (*p).to_owned()).collect(),
+            spans: None,
         }
     }
 

@@ -44,7 +44,7 @@ pub use error::{Error, Result};
 
 use serde::{Deserialize, Serialize};
 
-/// The two dataset formats.
+/// The dataset formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -52,6 +52,9 @@ pub enum Format {
     Legacy,
     /// `{"messages": [...]}`.
     Chat,
+    /// `{"text": ..., "spans": [{"start", "end", "part"}]}`: token classification (the tagger of
+    /// `finetune tag`), from a table labeled with `label --spans`.
+    Tagging,
 }
 
 impl std::fmt::Display for Format {
@@ -59,6 +62,7 @@ impl std::fmt::Display for Format {
         f.write_str(match self {
             Self::Legacy => "legacy",
             Self::Chat => "chat",
+            Self::Tagging => "tagging",
         })
     }
 }

@@ -36,6 +36,8 @@ enum Command {
 enum FormatArg {
     Legacy,
     Chat,
+    /// Review text with part spans, for `finetune tag` (needs a table labeled with --spans).
+    Tagging,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -43,6 +45,7 @@ enum AutoFormatArg {
     Auto,
     Legacy,
     Chat,
+    Tagging,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -165,6 +168,7 @@ fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         format: match args.format {
             FormatArg::Legacy => Format::Legacy,
             FormatArg::Chat => Format::Chat,
+            FormatArg::Tagging => Format::Tagging,
         },
         separator: args.separator,
         stop: args.stop,
@@ -222,6 +226,7 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             AutoFormatArg::Auto => FormatChoice::Auto,
             AutoFormatArg::Legacy => FormatChoice::Fixed(Format::Legacy),
             AutoFormatArg::Chat => FormatChoice::Fixed(Format::Chat),
+            AutoFormatArg::Tagging => FormatChoice::Fixed(Format::Tagging),
         },
         max_tokens: args.max_tokens,
         max_findings_per_code: args.max_findings,

@@ -377,19 +377,17 @@ fn label_file(
             let text = text.unwrap_or("");
             labeler.part_ids_into(text, &mut scratch, &mut ids);
             if config.spans {
-                row_spans.extend(scratch.iter().map(|m| {
-                    serde_json::json!({
-                        "part": labeler.canonicals()[m.part as usize],
-                        "text": &text[m.start..m.end],
-                        "field": field,
-                        "start": m.start,
-                        "end": m.end,
-                    })
+                row_spans.extend(scratch.iter().map(|m| records::Mention {
+                    part: labeler.canonicals()[m.part as usize].clone(),
+                    text: text[m.start..m.end].to_owned(),
+                    field: field.to_owned(),
+                    start: m.start,
+                    end: m.end,
                 }));
             }
         }
         if config.spans {
-            spans.push(serde_json::Value::Array(row_spans).to_string());
+            spans.push(serde_json::to_string(&row_spans).expect("mentions serialise"));
         }
         parts.push(ids);
     }

@@ -233,6 +233,26 @@ fn read_frame(path: &Path, format: Format) -> Result<Vec<LabeledReview>, Error> 
             out
         }
     };
+    let spans = match frame.column("Spans_part") {
+        Ok(_) => {
+            let json = as_strings("Spans_part")?;
+            let mut out = Vec::with_capacity(json.len());
+            for (row, v) in json.iter().enumerate() {
+                let v = v.unwrap_or("[]");
+                out.push(serde_json::from_str::<Vec<records::Mention>>(v).map_err(|e| {
+                    Error::Field {
+                        path: path.to_owned(),
+                        row,
+                        field: "Spans_part".into(),
+                        message: format!("not a JSON array of mentions: {e}"),
+                    }
+                })?);
+            }
+            Some(out)
+        }
+        Err(_) => None,
+    };
+    let mut spans = spans.map(Vec::into_iter);
     let mut out = Vec::with_capacity(frame.height());
     for (row, parts) in parts.into_iter().enumerate() {
         out.push(LabeledReview {
@@ -241,6 +261,7 @@ fn read_frame(path: &Path, format: Format) -> Result<Vec<LabeledReview>, Error> 
             review: reviews.get(row).unwrap_or("").to_owned(),
             rating: ratings.as_ref().and_then(|r| r.f64().ok()).and_then(|r| r.get(row)),
             parts,
+            spans: spans.as_mut().and_then(Iterator::next),
         });
     }
     Ok(out)

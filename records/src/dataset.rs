@@ -1,12 +1,14 @@
 //! Fine-tuning dataset lines (JSONL), shared by `jsonl` (writes and validates them) and
 //! `finetune` (trains on them).
 //!
-//! Two formats, one example per line:
+//! Three formats, one example per line: two for causal language models, one for token
+//! classification (the tagger of `finetune tag`):
 //!
 //! ```text
 //! {"prompt": "Great car, new tires ->", "completion": " tire END"}
 //! {"messages": [{"role": "system", "content": "..."}, {"role": "user", "content": "..."},
 //!               {"role": "assistant", "content": "tire"}]}
+//! {"text": "Great car, new tires", "spans": [{"start": 15, "end": 20, "part": "tire"}]}
 //! ```
 //!
 //! Parsing here is lenient (serde ignores nothing: unknown keys are rejected) and meant for
@@ -62,12 +64,74 @@ pub struct ChatExample {
     pub messages: Vec<Message>,
 }
 
-/// An example of either format.
+/// One part mention of a tagging example: byte offsets into its text, and the canonical part.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagSpan {
+    pub start: usize,
+    pub end: usize,
+    pub part: String,
+}
+
+/// A token-classification example: the normalised review text and its part mentions, sorted by
+/// start, not overlapping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaggedExample {
+    pub text: String,
+    pub spans: Vec<TagSpan>,
+}
+
+impl TaggedExample {
+    /// Checks that every span lies inside the text on character boundaries, is not empty, and
+    /// that spans are sorted and do not overlap.
+    ///
+    /// # Errors
+    /// A message naming the first bad span.
+    pub fn check(&self) -> Result<(), String> {
+        let mut last_end = 0;
+        for (i, s) in self.spans.iter().enumerate() {
+            if s.start >= s.end || s.end > self.text.len() {
+                return Err(format!(
+                    "span {i} ({}..{}) is empty or outside the text ({} bytes)",
+                    s.start,
+                    s.end,
+                    self.text.len()
+                ));
+            }
+            if !self.text.is_char_boundary(s.start) || !self.text.is_char_boundary(s.end) {
+                return Err(format!("span {i} ({}..{}) cuts a character", s.start, s.end));
+            }
+            if s.start < last_end {
+                return Err(format!(
+                    "span {i} ({}..{}) overlaps the previous one or is out of order",
+                    s.start, s.end
+                ));
+            }
+            last_end = s.end;
+        }
+        Ok(())
+    }
+
+    /// The distinct parts of the spans, in order of first mention.
+    pub fn parts(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.spans {
+            if !out.contains(&s.part) {
+                out.push(s.part.clone());
+            }
+        }
+        out
+    }
+}
+
+/// An example of any format.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Example {
     Legacy(LegacyExample),
     Chat(ChatExample),
+    Tagged(TaggedExample),
 }
 
 /// The defaults shared by export and prediction: the prompt separator and the stop sequence.

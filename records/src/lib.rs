@@ -90,6 +90,23 @@ pub struct LabeledReview {
     pub rating: Option<f64>,
     /// `List_part`: distinct canonical parts in order of first mention.
     pub parts: Vec<String>,
+    /// `Spans_part` (`label --spans`): every mention with its byte offsets; `None` when the
+    /// table has no such column.
+    pub spans: Option<Vec<Mention>>,
+}
+
+/// One mention of a part in a labeled review, as `label --spans` writes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mention {
+    /// The canonical part.
+    pub part: String,
+    /// The text matched.
+    pub text: String,
+    /// The column it was found in (`Review` or `Review_Title`).
+    pub field: String,
+    /// Byte offsets in that field.
+    pub start: usize,
+    pub end: usize,
 }
 
 #[cfg(test)]

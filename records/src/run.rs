@@ -107,6 +107,23 @@ pub struct Prediction {
     /// The gold parts, when the input carried them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gold: Option<Vec<String>>,
+    /// Where the parts were found, for extractors that tag the text (`finetune tag predict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spans: Option<Vec<PredictedSpan>>,
+}
+
+/// A span of the review text that an extractor tagged as a part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictedSpan {
+    /// Byte offsets in the normalised review text ([`crate::text::normalize`]).
+    pub start: usize,
+    pub end: usize,
+    /// The text tagged.
+    pub text: String,
+    /// The part it names (a lexicon's canonical when one matches, else the text).
+    pub part: String,
+    /// The smallest probability, over the span's tokens, of being part of a mention.
+    pub confidence: f32,
 }
 
 #[cfg(test)]

@@ -21,6 +21,55 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// [`normalize`], with where each byte of `text` went: `map[i]` is the offset in the result of
+/// the byte at `i` (whitespace maps to where the following word starts, or the end), and
+/// `map[text.len()]` is the result's length. [`map_span`] maps a span that starts and ends on
+/// non-whitespace bytes (a whitespace run inside it becomes one space).
+///
+/// ```
+/// let (norm, map) = records::text::normalize_with_map("  cup \r\n holder ");
+/// assert_eq!(norm, "cup holder");
+/// assert_eq!(records::text::map_span(&map, 2, 15), (0, 10));
+/// ```
+pub fn normalize_with_map(text: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(text.len());
+    let mut map = vec![0; text.len() + 1];
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut pending: Vec<usize> = Vec::new();
+    for word in text.split_whitespace() {
+        // `split_whitespace` yields subslices: their offsets locate the word.
+        let start = word.as_ptr() as usize - text.as_ptr() as usize;
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        pending.extend(i..start);
+        for p in pending.drain(..) {
+            map[p] = out.len();
+        }
+        for (k, _) in bytes[start..start + word.len()].iter().enumerate() {
+            map[start + k] = out.len() + k;
+        }
+        out.push_str(word);
+        i = start + word.len();
+    }
+    pending.extend(i..text.len());
+    for p in pending {
+        map[p] = out.len();
+    }
+    map[text.len()] = out.len();
+    (out, map)
+}
+
+/// Maps a byte span `start..end` of a text through [`normalize_with_map`]'s `map` to the span of
+/// the normalised text: the first byte's position to one past the last byte's.
+pub fn map_span(map: &[usize], start: usize, end: usize) -> (usize, usize) {
+    if end <= start {
+        return (map[start], map[start]);
+    }
+    (map[start], map[end - 1] + 1)
+}
+
 /// Replaces the line breaks of a raw Kaggle field (`\r\n` and bare `\r`) with `\n`, leaving the
 /// rest untouched. This is how the labeler keeps a review's line breaks.
 ///

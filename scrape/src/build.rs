@@ -131,9 +131,19 @@ impl Builder {
             .flexible(false)
             .from_reader(text.as_bytes());
         let header = rdr.headers().map_err(|e| syntax(0, e.to_string()))?.clone();
-        if header.iter().collect::<Vec<_>>() != ["alias", "canonical"] {
-            let found = header.iter().collect::<Vec<_>>().join(",");
-            return Err(syntax(1, format!("expected header alias,canonical, found {found}")));
+        let names: Vec<&str> = header.iter().collect();
+        // A reviewed candidates file (`finetune tag predict --candidates`): rows whose `accept`
+        // is yes; its other columns (counts, contexts) are for the reviewer.
+        let candidates = names.first() == Some(&"accept");
+        let (alias_at, canonical_at) = if candidates { (1, 2) } else { (0, 1) };
+        let wanted: &[&str] =
+            if candidates { &["accept", "alias", "canonical"] } else { &["alias", "canonical"] };
+        if names.get(..wanted.len()) != Some(wanted) || (!candidates && names.len() != 2) {
+            let found = names.join(",");
+            return Err(syntax(
+                1,
+                format!("expected header alias,canonical (or accept,alias,canonical,... for reviewed candidates), found {found}"),
+            ));
         }
         let mut count = SourceCount {
             name: source.to_owned(),
@@ -144,9 +154,22 @@ impl Builder {
             let record =
                 record.map_err(|e| syntax(e.position().map_or(0, |p| p.line()), e.to_string()))?;
             let line = record.position().map_or(0, |p| p.line());
-            let (Some(alias), Some(canonical)) =
-                (record.get(0).and_then(clean_name), record.get(1).and_then(clean_name))
-            else {
+            if candidates {
+                match record.get(0).unwrap_or("").to_ascii_lowercase().as_str() {
+                    "yes" | "y" | "x" | "1" | "true" => {}
+                    "" | "no" | "n" | "0" | "false" => continue,
+                    other => {
+                        return Err(syntax(
+                            line,
+                            format!("accept must be yes or no (or empty), found {other:?}"),
+                        ))
+                    }
+                }
+            }
+            let (Some(alias), Some(canonical)) = (
+                record.get(alias_at).and_then(clean_name),
+                record.get(canonical_at).and_then(clean_name),
+            ) else {
                 return Err(syntax(line, "empty alias or canonical".into()));
             };
             count.items += 1;
@@ -555,6 +578,47 @@ mod tests {
         let mut b = Builder::new(StopList::default());
         let err = b.add_extra_aliases(&path, "extra").unwrap_err().to_string();
         assert!(err.contains("extra.csv: line 1: expected header alias,canonical"), "{err}");
+    }
+
+    #[test]
+    fn reviewed_candidates_merge_only_the_accepted_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("candidates.csv");
+        std::fs::write(
+            &path,
+            "accept,alias,canonical,count,reviews,mean_confidence,example
+             yes,heads up display,head-up display,4,4,0.91,\"...has the [heads up display] which...\"
+             ,panoramic,panoramic,3,3,0.80,...
+             no,'s,'s,2,2,0.6,...
+             Y,tranny,transmission,2,2,0.9,...
+",
+        )
+        .unwrap();
+        let mut b = Builder::new(StopList::default());
+        b.add_source("wiki", "w", source(&[("Transmission", "")]));
+        b.add_extra_aliases(&path, "candidates").unwrap();
+        let (lex, _) = b.finish();
+        assert_eq!(
+            rows(&lex),
+            [
+                "head-up display,head-up display,,candidates",
+                "heads up display,head-up display,,candidates",
+                "tranny,transmission,,candidates",
+                "transmission,transmission,,candidates|wiki",
+            ]
+        );
+        std::fs::write(
+            &path,
+            "accept,alias,canonical
+maybe,x,y
+",
+        )
+        .unwrap();
+        let err = Builder::new(StopList::default())
+            .add_extra_aliases(&path, "c")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("accept must be yes or no"), "{err}");
     }
 
     #[test]

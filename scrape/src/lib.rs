@@ -111,8 +111,10 @@ pub struct ScrapeConfig {
     pub sources: Vec<Source>,
     /// CSS selector for items on HTML pages that are not MediaWiki articles (default `li`).
     pub selector: Option<String>,
-    /// Reviewed extra aliases (`alias,canonical` CSV), read after all sources.
-    pub extra_aliases: Option<PathBuf>,
+    /// Reviewed extra aliases (`alias,canonical` CSV, or reviewed candidates
+    /// `accept,alias,canonical,...` from `finetune tag predict --candidates`), read after all
+    /// sources, in order.
+    pub extra_aliases: Vec<PathBuf>,
     /// Stop-list file (`surface # reason` lines).
     pub stoplist: Option<PathBuf>,
     /// How URLs are fetched.
@@ -184,7 +186,7 @@ pub fn build_lexicon(config: &ScrapeConfig) -> Result<(Lexicon, Report)> {
         }
         builder.add_source(&name, &origin, extracted);
     }
-    if let Some(path) = &config.extra_aliases {
+    for path in &config.extra_aliases {
         builder.add_extra_aliases(path, &fetch::source_name(&path.to_string_lossy()))?;
     }
     let (lexicon, report) = builder.finish();

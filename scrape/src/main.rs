@@ -31,9 +31,11 @@ struct Args {
     /// CSS selector for items on pages that are not MediaWiki articles [default: li].
     #[arg(long, value_name = "CSS")]
     selector: Option<String>,
-    /// Reviewed extra aliases, CSV with header alias,canonical.
+    /// Reviewed extra aliases, CSV with header alias,canonical; or reviewed lexicon candidates
+    /// (`finetune tag predict --candidates`: header accept,alias,canonical,..., rows whose
+    /// accept is yes are merged); repeatable.
     #[arg(long, value_name = "FILE")]
-    extra_aliases: Option<PathBuf>,
+    extra_aliases: Vec<PathBuf>,
     /// Stop-list: one surface per line followed by `# reason`.
     #[arg(long, value_name = "FILE")]
     stoplist: Option<PathBuf>,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use finetune::classify::data::Columns;
-use finetune::classify::train::{ClassifyHParams, EvalStrategy, Padding, SaveStrategy};
+use finetune::trainer::{EvalStrategy, HParams, Padding, SaveStrategy};
 
 use crate::RunOpts;
 
@@ -69,6 +69,89 @@ enum BaselineArg {
     TfidfLogreg,
 }
 
+/// The shared training loop's hyper-parameters (`classify train`, `tag train`).
+#[derive(clap::Args)]
+pub struct LoopArgs {
+    /// The share of --train held out for validation when no --valid is given.
+    #[arg(long, default_value_t = 0.1)]
+    valid_ratio: f64,
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    train_batch_size: usize,
+    #[arg(long, default_value_t = 64)]
+    eval_batch_size: usize,
+    #[arg(long, default_value_t = 5e-5)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 0.1)]
+    warmup_ratio: f64,
+    /// Clip the global gradient norm to this (0 disables).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f64,
+    /// Tokens per text, special tokens included (classify truncates longer texts; tag cuts them
+    /// into windows).
+    #[arg(long, default_value_t = 128)]
+    max_length: usize,
+    #[arg(long, value_enum, default_value = "longest")]
+    padding: PaddingArg,
+    #[arg(long, value_enum, default_value = "epoch")]
+    eval_strategy: EvalArg,
+    #[arg(long, default_value_t = 500)]
+    eval_steps: u64,
+    /// best: keep the weights of the best validation score (classify: macro F1, tag: F1).
+    #[arg(long, value_enum, default_value = "best")]
+    save_strategy: SaveArg,
+    #[arg(long, default_value_t = 500)]
+    save_steps: u64,
+    /// Stop after this many evaluations without a better validation score.
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Stop after this many optimizer steps (the schedule still spans --epochs).
+    #[arg(long)]
+    max_steps: Option<u64>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl LoopArgs {
+    pub fn hparams(&self) -> HParams {
+        let a = self;
+        HParams {
+            epochs: a.epochs,
+            train_batch_size: a.train_batch_size,
+            eval_batch_size: a.eval_batch_size,
+            learning_rate: a.learning_rate,
+            weight_decay: a.weight_decay,
+            warmup_ratio: a.warmup_ratio,
+            max_grad_norm: a.max_grad_norm,
+            max_length: a.max_length,
+            padding: match a.padding {
+                PaddingArg::Longest => Padding::Longest,
+                PaddingArg::MaxLength => Padding::MaxLength,
+            },
+            eval_strategy: match a.eval_strategy {
+                EvalArg::No => EvalStrategy::No,
+                EvalArg::Steps => EvalStrategy::Steps,
+                EvalArg::Epoch => EvalStrategy::Epoch,
+            },
+            eval_steps: a.eval_steps,
+            save_strategy: match a.save_strategy {
+                SaveArg::No => SaveStrategy::No,
+                SaveArg::Steps => SaveStrategy::Steps,
+                SaveArg::Epoch => SaveStrategy::Epoch,
+                SaveArg::Best => SaveStrategy::Best,
+            },
+            save_steps: a.save_steps,
+            patience: a.patience,
+            valid_ratio: a.valid_ratio,
+            seed: a.seed,
+            max_steps: a.max_steps,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct TrainArgs {
     /// Base model directory (Hugging Face BERT, DistilBERT, RoBERTa, CamemBERT, XLM-R, or a
@@ -92,45 +175,8 @@ struct TrainArgs {
     /// The labels in order, comma-separated [default: the sorted names in the data].
     #[arg(long, value_delimiter = ',')]
     labels: Option<Vec<String>>,
-    #[arg(long, default_value_t = 0.1)]
-    valid_ratio: f64,
-    #[arg(long, default_value_t = 3)]
-    epochs: usize,
-    #[arg(long, default_value_t = 32)]
-    train_batch_size: usize,
-    #[arg(long, default_value_t = 64)]
-    eval_batch_size: usize,
-    #[arg(long, default_value_t = 5e-5)]
-    learning_rate: f64,
-    #[arg(long, default_value_t = 0.01)]
-    weight_decay: f64,
-    #[arg(long, default_value_t = 0.1)]
-    warmup_ratio: f64,
-    /// Clip the global gradient norm to this (0 disables).
-    #[arg(long, default_value_t = 1.0)]
-    max_grad_norm: f64,
-    /// Tokens per text, special tokens included (longer texts are truncated).
-    #[arg(long, default_value_t = 128)]
-    max_length: usize,
-    #[arg(long, value_enum, default_value = "longest")]
-    padding: PaddingArg,
-    #[arg(long, value_enum, default_value = "epoch")]
-    eval_strategy: EvalArg,
-    #[arg(long, default_value_t = 500)]
-    eval_steps: u64,
-    /// best: keep the weights of the best validation macro F1.
-    #[arg(long, value_enum, default_value = "best")]
-    save_strategy: SaveArg,
-    #[arg(long, default_value_t = 500)]
-    save_steps: u64,
-    /// Stop after this many evaluations without a better macro F1.
-    #[arg(long)]
-    patience: Option<usize>,
-    /// Stop after this many optimizer steps (the schedule still spans --epochs).
-    #[arg(long)]
-    max_steps: Option<u64>,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[command(flatten)]
+    hparams: LoopArgs,
     /// Also train and score a baseline on the same split.
     #[arg(long, value_enum)]
     baseline: Option<BaselineArg>,
@@ -207,37 +253,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
 
 fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let device = a.run.device()?;
-    let hparams = ClassifyHParams {
-        epochs: a.epochs,
-        train_batch_size: a.train_batch_size,
-        eval_batch_size: a.eval_batch_size,
-        learning_rate: a.learning_rate,
-        weight_decay: a.weight_decay,
-        warmup_ratio: a.warmup_ratio,
-        max_grad_norm: a.max_grad_norm,
-        max_length: a.max_length,
-        padding: match a.padding {
-            PaddingArg::Longest => Padding::Longest,
-            PaddingArg::MaxLength => Padding::MaxLength,
-        },
-        eval_strategy: match a.eval_strategy {
-            EvalArg::No => EvalStrategy::No,
-            EvalArg::Steps => EvalStrategy::Steps,
-            EvalArg::Epoch => EvalStrategy::Epoch,
-        },
-        eval_steps: a.eval_steps,
-        save_strategy: match a.save_strategy {
-            SaveArg::No => SaveStrategy::No,
-            SaveArg::Steps => SaveStrategy::Steps,
-            SaveArg::Epoch => SaveStrategy::Epoch,
-            SaveArg::Best => SaveStrategy::Best,
-        },
-        save_steps: a.save_steps,
-        patience: a.patience,
-        valid_ratio: a.valid_ratio,
-        seed: a.seed,
-        max_steps: a.max_steps,
-    };
+    let hparams = a.hparams.hparams();
     let cfg = finetune::classify::train::ClassifyConfig {
         base: a.base,
         train: a.train,

@@ -12,7 +12,9 @@ use crate::model_dir::{
     build_with, load_safetensors_dir, read_json, Params, CONFIG_FILE, TOKENIZER_CONFIG_FILE,
     TOKENIZER_FILE, WEIGHTS_FILE,
 };
-use crate::models::bert::{self, BertForSequenceClassification, Dropout};
+use crate::models::bert::{
+    self, BertForSequenceClassification, BertForTokenClassification, Dropout,
+};
 use crate::models::distilbert::{self, DistilBertForSequenceClassification};
 use crate::models::llama::{self, LlamaForSequenceClassification};
 use crate::models::roberta::RobertaForSequenceClassification;
@@ -240,8 +242,12 @@ impl ClassifierDir {
             .map_err(|e| Error::model(&tok_path, format!("invalid tokenizer: {e}")))?;
         let is_classifier =
             config.get("architectures").and_then(|a| a.as_array()).is_some_and(|a| {
-                a.iter()
-                    .any(|n| n.as_str().is_some_and(|n| n.ends_with("ForSequenceClassification")))
+                a.iter().any(|n| {
+                    n.as_str().is_some_and(|n| {
+                        n.ends_with("ForSequenceClassification")
+                            || n.ends_with("ForTokenClassification")
+                    })
+                })
             });
         let labels = if is_classifier { id2label(&config_path, &config)? } else { None };
         let tok_config = path.join(TOKENIZER_CONFIG_FILE);
@@ -322,15 +328,55 @@ impl ClassifierDir {
         Ok((model, params, initialised))
     }
 
-    /// Writes a classifier directory to `out`: `config.json` (the base's, with `architectures`,
-    /// `id2label`, `label2id` and `problem_type`), `model.safetensors` with Hugging Face names,
-    /// and the tokenizer files copied from the base. Every file is written atomically.
+    /// Loads the weights as f32 variables and builds a BERT-family token classifier
+    /// (`BertForTokenClassification`) for `num_labels` labels; the head is initialised as in
+    /// [`load`](Self::load) when the checkpoint lacks it.
     ///
     /// # Errors
-    /// I/O errors name the file.
-    /// Writes the classifier: `config.json` with its labels, the weights, and the tokenizer
-    /// files, `tokenizer_config.json` recording `max_length` as `model_max_length` (the length
-    /// prediction then uses by default).
+    /// Not a BERT-family model; the weights are missing, unreadable, or do not match.
+    pub fn load_token_classifier(
+        &self,
+        num_labels: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<(BertForTokenClassification, Params, Vec<String>)> {
+        let Arch::Bert(c) = &self.arch else {
+            return Err(Error::model(
+                &self.path,
+                format!(
+                    "token classification supports BERT-family encoders (BERT, MiniLM); this is {}",
+                    self.arch.class_name()
+                ),
+            ));
+        };
+        let mut tensors = load_safetensors_dir(&self.path, device)?;
+        if !tensors.keys().any(|k| k.starts_with("bert.")) {
+            tensors = tensors
+                .into_iter()
+                .map(|(k, t)| {
+                    (if k.starts_with("classifier.") { k } else { format!("bert.{k}") }, t)
+                })
+                .collect();
+        }
+        let h = c.hidden_size;
+        let shapes = vec![
+            ("classifier.weight".to_owned(), vec![num_labels, h]),
+            ("classifier.bias".to_owned(), vec![num_labels]),
+        ];
+        let initialised = init_tensors(&mut tensors, shapes, c.initializer_range, seed, device)?;
+        let weights = self.path.join(WEIGHTS_FILE);
+        let (model, params) = build_with(tensors, device, DType::F32, |vb| {
+            BertForTokenClassification::new(c, num_labels, vb)
+        })
+        .map_err(|e| Error::model(&weights, e.to_string()))?;
+        Ok((model, params, initialised))
+    }
+
+    /// Writes the classifier: `config.json` (the base's, with `architectures`, `id2label`,
+    /// `label2id` and `problem_type`), `model.safetensors` with Hugging Face names, the tokenizer
+    /// files copied from the base, `tokenizer_config.json` recording `max_length` as
+    /// `model_max_length` (the length prediction then uses by default). Every file is written
+    /// atomically.
     ///
     /// # Errors
     /// Unwritable files.
@@ -341,17 +387,38 @@ impl ClassifierDir {
         params: &Params,
         max_length: usize,
     ) -> Result<()> {
+        let class = self.arch.class_name();
+        self.save_as(out, class, Some("single_label_classification"), labels, params, max_length)
+    }
+
+    /// [`save`](Self::save) with another `architectures` entry and `problem_type` (none for
+    /// token classification).
+    ///
+    /// # Errors
+    /// Unwritable files.
+    pub fn save_as(
+        &self,
+        out: &Path,
+        class_name: &str,
+        problem_type: Option<&str>,
+        labels: &[String],
+        params: &Params,
+        max_length: usize,
+    ) -> Result<()> {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let mut config = self.config.clone();
         if let Some(obj) = config.as_object_mut() {
-            obj.insert("architectures".into(), serde_json::json!([self.arch.class_name()]));
+            obj.insert("architectures".into(), serde_json::json!([class_name]));
             let id2label: serde_json::Map<String, serde_json::Value> =
                 labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone().into())).collect();
             let label2id: serde_json::Map<String, serde_json::Value> =
                 labels.iter().enumerate().map(|(i, l)| (l.clone(), i.into())).collect();
             obj.insert("id2label".into(), id2label.into());
             obj.insert("label2id".into(), label2id.into());
-            obj.insert("problem_type".into(), "single_label_classification".into());
+            match problem_type {
+                Some(t) => obj.insert("problem_type".into(), t.into()),
+                None => obj.remove("problem_type"),
+            };
             if let Arch::Decoder(d) = &self.arch {
                 obj.insert("pad_token_id".into(), d.pad_id.into());
             }
@@ -409,8 +476,21 @@ fn init_head(
     seed: u64,
     device: &Device,
 ) -> Result<Vec<String>> {
+    init_tensors(tensors, arch.head_shapes(num_labels), arch.initializer_range(), seed, device)
+}
+
+/// Inserts the tensors of `shapes` that are missing or have another shape, as `transformers`
+/// initialises heads (normal weights with standard deviation `std`, zero biases, from `seed`);
+/// returns their names.
+fn init_tensors(
+    tensors: &mut HashMap<String, Tensor>,
+    shapes: Vec<(String, Vec<usize>)>,
+    std: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<Vec<String>> {
     let mut done = Vec::new();
-    for (i, (name, shape)) in arch.head_shapes(num_labels).into_iter().enumerate() {
+    for (i, (name, shape)) in shapes.into_iter().enumerate() {
         if tensors.get(&name).is_some_and(|t| t.dims() == shape.as_slice()) {
             continue;
         }
@@ -419,7 +499,6 @@ fn init_head(
             Tensor::zeros(shape, DType::F32, device)?
         } else {
             let mut rng = Rng::derive(seed ^ 0x4EAD, i as u64);
-            let std = arch.initializer_range();
             let v: Vec<f32> = (0..n).map(|_| (rng.normal() * std) as f32).collect();
             Tensor::from_vec(v, shape, device)?
         };

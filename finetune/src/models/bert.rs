@@ -1,5 +1,5 @@
 //! BERT-family encoders (BERT, MiniLM) written for training, with the Hugging Face
-//! `BertForSequenceClassification` head.
+//! `BertForSequenceClassification` and `BertForTokenClassification` heads.
 //!
 //! Every operation has a backward pass: LayerNorm is a composite of candle ops (candle-nn's fused
 //! `layer_norm` has no backward pass and would silently stop the gradient), the attention
@@ -517,6 +517,43 @@ impl BertForSequenceClassification {
         let hidden = self.bert.forward(input_ids, attention_mask, d)?;
         let pooled = self.pooler.forward(&first_token(&hidden)?)?.tanh()?;
         self.classifier.forward(&dropout(&pooled, self.dropout, d)?)
+    }
+}
+
+/// `BertForTokenClassification`: the encoder without pooler, dropout and `classifier` on every
+/// token (as `transformers` builds it: `add_pooling_layer=False`).
+#[derive(Debug, Clone)]
+pub struct BertForTokenClassification {
+    bert: Encoder,
+    classifier: Linear,
+    dropout: f64,
+}
+
+impl BertForTokenClassification {
+    /// Loads `bert.*` (no pooler) and `classifier` from the checkpoint root.
+    ///
+    /// # Errors
+    /// A tensor is missing or has the wrong shape.
+    pub fn new(cfg: &Config, num_labels: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(Self {
+            bert: Encoder::new(cfg, 0, vb.pp("bert"))?,
+            classifier: linear(cfg.hidden_size, num_labels, true, vb.pp("classifier"))?,
+            dropout: cfg.classifier_dropout(),
+        })
+    }
+
+    /// Logits `(b, t, num_labels)`.
+    ///
+    /// # Errors
+    /// Tensor errors (shape mismatches).
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        d: Option<&Dropout>,
+    ) -> candle_core::Result<Tensor> {
+        let hidden = self.bert.forward(input_ids, attention_mask, d)?;
+        self.classifier.forward(&dropout(&hidden, self.dropout, d)?)
     }
 }
 

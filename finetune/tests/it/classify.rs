@@ -50,6 +50,15 @@ fn fixture_words() -> Vec<String> {
 
 /// Writes a tiny random base model (no classification head) of `kind` into `dir/NAME`.
 fn tiny_encoder(dir: &Path, kind: Kind) -> PathBuf {
+    tiny_encoder_with(dir, kind, fixture_words())
+}
+
+/// A tiny BERT base model (no head) whose WordPiece vocabulary is `words`.
+pub fn tiny_bert(dir: &Path, words: Vec<String>) -> PathBuf {
+    tiny_encoder_with(dir, Kind::Bert, words)
+}
+
+fn tiny_encoder_with(dir: &Path, kind: Kind, words: Vec<String>) -> PathBuf {
     let out = dir.join(format!("{kind:?}").to_lowercase());
     std::fs::create_dir_all(&out).unwrap();
     let roberta = kind == Kind::Roberta;
@@ -59,7 +68,7 @@ fn tiny_encoder(dir: &Path, kind: Kind) -> PathBuf {
         &["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     };
     let mut vocab: Vec<String> = specials.iter().map(|s| (*s).to_owned()).collect();
-    vocab.extend(fixture_words());
+    vocab.extend(words);
     let v = vocab.len();
     let vocab_path = out.join("vocab.txt");
     std::fs::write(&vocab_path, vocab.join("\n") + "\n").unwrap();

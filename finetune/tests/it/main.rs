@@ -8,6 +8,7 @@ mod gguf_import;
 mod hub;
 mod model;
 mod rounds;
+mod tag;
 mod train;
 
 use std::path::{Path, PathBuf};

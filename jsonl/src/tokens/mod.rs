@@ -119,6 +119,11 @@ impl ExampleTexts {
         Self { texts: vec![prompt, completion], target: vec![false, true], overhead: 0 }
     }
 
+    /// A tagging example: its text, every token of it trained.
+    pub fn tagged(text: String) -> Self {
+        Self { texts: vec![text], target: vec![true], overhead: 0 }
+    }
+
     /// An empty chat example; add messages with [`push_message`](Self::push_message).
     pub fn chat() -> Self {
         Self { texts: Vec::new(), target: Vec::new(), overhead: TOKENS_REPLY_PRIMING }
@@ -150,6 +155,7 @@ impl ExampleTexts {
     pub fn from_example(example: &Example) -> Self {
         match example {
             Example::Legacy(l) => Self::legacy(l.prompt.clone(), l.completion.clone()),
+            Example::Tagged(t) => Self::tagged(t.text.clone()),
             Example::Chat(c) => {
                 let mut texts = Self::chat();
                 for m in &c.messages {

@@ -18,6 +18,7 @@ use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
+use records::dataset::TaggedExample;
 use serde_json::Value;
 
 pub use chat::{MESSAGE_KEYS, ROLES};
@@ -207,10 +208,20 @@ impl<'a> Validator<'a> {
             );
             return Ok(());
         };
-        let shape = if obj.contains_key("messages") { Format::Chat } else { Format::Legacy };
+        let shape = if obj.contains_key("messages") {
+            Format::Chat
+        } else if obj.contains_key("spans") {
+            Format::Tagging
+        } else {
+            Format::Legacy
+        };
         let format = *self.format.get_or_insert(shape);
         if shape != format {
-            let key = if shape == Format::Chat { "messages" } else { "prompt" };
+            let key = match shape {
+                Format::Chat => "messages",
+                Format::Tagging => "spans",
+                Format::Legacy => "prompt",
+            };
             self.findings.push(
                 Finding::new(
                     Severity::Error,
@@ -245,6 +256,29 @@ impl<'a> Validator<'a> {
                 if self.tokens.is_some() {
                     self.pending_lines.push(line);
                     self.pending.push(texts);
+                }
+            }
+            Format::Tagging => {
+                let example = match serde_json::from_value::<TaggedExample>(Value::Object(obj)) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.findings.push(
+                            Finding::new(Severity::Error, "tagging_shape", e.to_string())
+                                .at(line)
+                                .key("spans"),
+                        );
+                        return Ok(());
+                    }
+                };
+                if let Err(m) = example.check() {
+                    self.findings
+                        .push(Finding::new(Severity::Error, "bad_span", m).at(line).key("spans"));
+                    return Ok(());
+                }
+                self.duplicate(line, hash64(example.text.as_bytes()));
+                if self.tokens.is_some() {
+                    self.pending_lines.push(line);
+                    self.pending.push(ExampleTexts::tagged(example.text));
                 }
             }
         }

@@ -213,3 +213,115 @@ fn hand_annotated_reviews_are_selected_alone_or_kept_out_of_training() {
     assert!(!train.lines().any(|id| ids.contains(&id)), "{train}");
     assert!(train.lines().count() > 5);
 }
+
+#[test]
+fn tagging_export_maps_label_spans_into_the_normalised_text() {
+    let dir = tempfile::tempdir().unwrap();
+    // A table as `label --spans` writes it: byte offsets into the raw review, whose line break
+    // and double spaces the export normalises away; a title mention is left out.
+    let review = "Great car.\nThe seats  are comfy, the a/c   died.";
+    let seats = review.find("seats").unwrap();
+    let ac = review.find("a/c").unwrap();
+    let spans = serde_json::json!([
+        {"part": "roof", "text": "Roof", "field": "Review_Title", "start": 0, "end": 4},
+        {"part": "seat", "text": "seats", "field": "Review", "start": seats, "end": seats + 5},
+        {"part": "air conditioning", "text": "a/c", "field": "Review", "start": ac, "end": ac + 3},
+    ]);
+    let mut w = csv::Writer::from_path(dir.path().join("labeled.csv")).unwrap();
+    w.write_record([
+        "index",
+        "Review_Title",
+        "Review",
+        "source_file",
+        "List_part",
+        "Count_part",
+        "Spans_part",
+    ])
+    .unwrap();
+    w.write_record([
+        "0",
+        "Roof leaks",
+        review,
+        "t.csv",
+        "[\"seat\",\"air conditioning\"]",
+        "2",
+        &spans.to_string(),
+    ])
+    .unwrap();
+    w.write_record(["1", "", "Nothing to see.", "t.csv", "[]", "0", "[]"]).unwrap();
+    w.flush().unwrap();
+    drop(w);
+    let labeled = dir.path().join("labeled.csv");
+    let out_dir = dir.path().join("ds");
+    let out = jsonl(&[
+        "export",
+        "--input",
+        path(&labeled),
+        "--format",
+        "tagging",
+        "--split",
+        "1,0,0",
+        "--out",
+        path(&out_dir),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(out_dir.join("train.jsonl")).unwrap();
+    let ids = std::fs::read_to_string(out_dir.join("train.ids")).unwrap();
+    let examples: Vec<(String, records::dataset::TaggedExample)> = ids
+        .lines()
+        .map(str::to_owned)
+        .zip(text.lines().map(|l| serde_json::from_str(l).unwrap()))
+        .collect();
+    let (_, ex) = examples.iter().find(|(id, _)| id == "t.csv#0").unwrap();
+    assert_eq!(ex.text, "Great car. The seats are comfy, the a/c died.");
+    let shown: Vec<(&str, &str)> =
+        ex.spans.iter().map(|s| (&ex.text[s.start..s.end], s.part.as_str())).collect();
+    assert_eq!(shown, [("seats", "seat"), ("a/c", "air conditioning")]);
+    let (_, negative) = examples.iter().find(|(id, _)| id == "t.csv#1").unwrap();
+    assert!(negative.spans.is_empty(), "a review without parts is a negative example");
+    // The strict validator accepts the export, and catches a span outside its text.
+    let out = jsonl(&["validate", path(&out_dir.join("train.jsonl"))]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"text\": \"new tire\", \"spans\": [{\"start\": 4, \"end\": 40, \"part\": \"tire\"}]}\n",
+    )
+    .unwrap();
+    let out = jsonl(&["validate", path(&bad)]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("bad.jsonl:1: error[bad_span]"), "{report}");
+
+    // A table labeled without --spans cannot give tagging examples: the error says why.
+    let out_dir2 = dir.path().join("ds2");
+    let out = jsonl(&[
+        "export",
+        "--input",
+        path(&fixture("labeled.csv")),
+        "--format",
+        "tagging",
+        "--out",
+        path(&out_dir2),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("labeled.csv") && err.contains("label --spans"), "{err}");
+
+    // A mention that does not fit its review (an edited table) names the review.
+    let edited = std::fs::read_to_string(&labeled).unwrap().replace("comfy", "cozy!");
+    let edited = edited.replace("The seats", "The seat ");
+    std::fs::write(dir.path().join("edited.csv"), edited).unwrap();
+    let out = jsonl(&[
+        "export",
+        "--input",
+        path(&dir.path().join("edited.csv")),
+        "--format",
+        "tagging",
+        "--out",
+        path(&dir.path().join("ds3")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("t.csv#0") && err.contains("Spans_part"), "{err}");
+}

@@ -48,6 +48,35 @@ fn labels_kaggle_files_and_reads_them_back_from_csv_and_parquet() {
 }
 
 #[test]
+fn spans_read_back_point_at_the_mentions_in_csv_and_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["labeled.csv", "labeled.parquet"] {
+        let out = dir.path().join(name);
+        let mut cfg = config(&["reviews"], &out);
+        cfg.spans = true;
+        label(&cfg, |_| {}).unwrap();
+        let rows = read_labeled(&out).unwrap();
+        for r in &rows {
+            let spans = r.spans.as_ref().expect("a Spans_part column");
+            let mut parts: Vec<String> = Vec::new();
+            for m in spans {
+                assert_eq!(m.field, "Review", "{name}");
+                assert_eq!(&r.review[m.start..m.end], m.text, "{name}: {}", r.id);
+                if !parts.contains(&m.part) {
+                    parts.push(m.part.clone());
+                }
+            }
+            assert_eq!(parts, r.parts, "{name}: the spans name the listed parts");
+        }
+        assert_eq!(rows[0].spans.as_ref().unwrap()[0].text, "brake pads");
+    }
+    // Without --spans, no spans are claimed.
+    let out = dir.path().join("plain.csv");
+    label(&config(&["reviews"], &out), |_| {}).unwrap();
+    assert!(read_labeled(&out).unwrap().iter().all(|r| r.spans.is_none()));
+}
+
+#[test]
 fn csv_output_keeps_columns_in_order_with_count_equal_to_list_length() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("labeled.csv");
