@@ -90,6 +90,10 @@ struct PredictArgs {
     /// (`heated seats` one mention; a large value never joins).
     #[arg(long, default_value_t = finetune::tag::predict::DEFAULT_JOIN)]
     join: f32,
+    /// With --text: also print every token's offsets and tag probabilities (O, B-PART, I-PART),
+    /// the hook that scripts/check_tagger_transformers.py compares with transformers.
+    #[arg(long, requires = "text")]
+    tokens: bool,
     /// Windows per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
@@ -166,7 +170,16 @@ fn predict(a: PredictArgs) -> anyhow::Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({ "text": text, "spans": spans }));
+        let mut out = serde_json::json!({ "text": text, "spans": spans });
+        if a.tokens {
+            let (offsets, probs) = tagger.token_probabilities(&[text.as_str()], 1)?.remove(0);
+            out["tokens"] = offsets
+                .iter()
+                .zip(&probs)
+                .map(|(o, p)| serde_json::json!({"start": o.0, "end": o.1, "probabilities": p}))
+                .collect();
+        }
+        println!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
     let input = a.input.context("--input or --text is required")?;

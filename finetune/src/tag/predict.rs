@@ -66,6 +66,27 @@ pub fn spans_of(
     join: f32,
     device: &Device,
 ) -> Result<Vec<Vec<Found>>> {
+    let tokens = token_probabilities(model, windower, texts, batch_size, pad, device)?;
+    Ok(texts
+        .iter()
+        .zip(tokens)
+        .map(|(text, (offsets, p))| decode(text, &offsets, &p, join))
+        .collect())
+}
+
+/// The content tokens of each text (windows joined, special tokens left out): their byte offsets
+/// and their tag probabilities over [`TAGS`].
+///
+/// # Errors
+/// Tokenizer or tensor errors.
+pub fn token_probabilities(
+    model: &BertForTokenClassification,
+    windower: &Windower,
+    texts: &[&str],
+    batch_size: usize,
+    pad: u32,
+    device: &Device,
+) -> Result<Vec<TokenProbabilities>> {
     let windows = windower.windows(texts, None)?;
     let mut probs: Vec<Vec<[f32; 3]>> = vec![Vec::new(); windows.len()];
     let mut order: Vec<usize> = (0..windows.len()).collect();
@@ -88,7 +109,7 @@ pub fn spans_of(
         }
     }
     // Windows of one text are consecutive and in order: join their tokens.
-    let mut out: Vec<Vec<Found>> = vec![Vec::new(); texts.len()];
+    let mut out: Vec<TokenProbabilities> = vec![(Vec::new(), Vec::new()); texts.len()];
     let mut k = 0;
     while k < windows.len() {
         let t = windows[k].text;
@@ -103,10 +124,13 @@ pub fn spans_of(
             }
             k += 1;
         }
-        out[t] = decode(texts[t], &offsets, &p, join);
+        out[t] = (offsets, p);
     }
     Ok(out)
 }
+
+/// Byte offsets of a text's content tokens, and their tag probabilities.
+pub type TokenProbabilities = (Vec<(usize, usize)>, Vec<[f32; 3]>);
 
 /// Maps a span's text to a part name: a lexicon's canonical when a surface of it has the same
 /// guideline form ([`records::gold::normalize_part`]: `Brake Pads` → `brakepad`), else the text,
@@ -313,6 +337,26 @@ impl Tagger {
         let (model, _, _) = dir.load_token_classifier(TAGS.len(), 0, device)?;
         let windower = Windower::new(&dir.tokenizer, max_length)?;
         Ok(Self { dir, model, windower, join: DEFAULT_JOIN, device: device.clone() })
+    }
+
+    /// The content tokens of each text with their tag probabilities (see
+    /// [`token_probabilities`]).
+    ///
+    /// # Errors
+    /// Tokenizer or tensor errors.
+    pub fn token_probabilities(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+    ) -> Result<Vec<TokenProbabilities>> {
+        token_probabilities(
+            &self.model,
+            &self.windower,
+            texts,
+            batch_size,
+            self.dir.arch.pad_id(),
+            &self.device,
+        )
     }
 
     /// Spans of each text.
