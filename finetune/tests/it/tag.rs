@@ -260,3 +260,51 @@ fn a_dataset_that_is_not_for_tagging_is_refused_by_line() {
     assert!(err.contains("--format tagging"), "{err}");
     assert!(!dir.path().join("run").exists(), "nothing written");
 }
+
+#[test]
+fn an_interrupted_tagger_run_resumes_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = tiny_bert(dir.path(), words());
+    let train_file = write_set(dir.path(), "train", 48, 1);
+    let valid_file = write_set(dir.path(), "valid", 10, 2);
+    let cfg = |out: &str| TagConfig {
+        base: base.clone(),
+        train: train_file.clone(),
+        valid: Some(valid_file.clone()),
+        annotations: None,
+        out: dir.path().join(out),
+        hparams: HParams {
+            epochs: 2,
+            eval_strategy: EvalStrategy::Steps,
+            eval_steps: 3,
+            ..hparams()
+        },
+        o_weight: 0.5,
+        resume: false,
+        stop_after: None,
+        device: Device::Cpu,
+    };
+    let rep = Reporter::silent();
+    let whole = train(&cfg("whole"), &rep).unwrap();
+    let err = train(&TagConfig { stop_after: Some(7), ..cfg("parts") }, &rep).unwrap_err();
+    assert!(err.to_string().contains("stopped after step 7"), "{err}");
+    let resumed = train(&TagConfig { resume: true, ..cfg("parts") }, &rep).unwrap();
+    assert_eq!((resumed.steps, resumed.best_step), (whole.steps, whole.best_step));
+    assert_eq!(resumed.valid, whole.valid);
+    let load = |out: &str| {
+        candle_core::safetensors::load(dir.path().join(out).join("model.safetensors"), &Device::Cpu)
+            .unwrap()
+    };
+    let (a, b) = (load("whole"), load("parts"));
+    assert_eq!(a.len(), b.len());
+    for (name, t) in &a {
+        let diff = (t - &b[name]).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(diff.to_scalar::<f32>().unwrap() <= 1e-6, "{name} differs after resuming");
+    }
+    // A resume with another O weight would be another run: refused.
+    train(&TagConfig { stop_after: Some(4), ..cfg("other") }, &rep).unwrap_err();
+    let err = train(&TagConfig { resume: true, o_weight: 1.0, ..cfg("other") }, &rep)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("differ from the checkpoint"), "{err}");
+}
