@@ -83,6 +83,12 @@ struct PredictArgs {
     /// CSV: review it (accept = yes), then merge it with `scrape --extra-aliases FILE`.
     #[arg(long, requires = "lexicon", requires = "input")]
     candidates: Option<PathBuf>,
+    /// Self-training: write --input (a tagging JSONL) again to this file with its spans plus the
+    /// predicted spans of confidence ≥ --relabel-confidence that overlap none of them.
+    #[arg(long, requires = "input")]
+    relabel: Option<PathBuf>,
+    #[arg(long, default_value_t = 0.9)]
+    relabel_confidence: f32,
     /// Leave out candidates seen fewer times than this.
     #[arg(long, default_value_t = 2)]
     min_count: usize,
@@ -191,6 +197,7 @@ fn predict(a: PredictArgs) -> anyhow::Result<ExitCode> {
         lexicon: a.lexicon,
         min_confidence: a.min_confidence,
         candidates: a.candidates.map(|p| (p, a.min_count)),
+        relabel: a.relabel.map(|p| (p, a.relabel_confidence)),
         batch_size: a.batch_size,
         max_length: a.max_length,
         join: a.join,

@@ -306,6 +306,37 @@ pub fn write_candidates(path: &Path, list: &[Candidate]) -> Result<()> {
 /// annotations: 0.2 → 0.02 took dev F1 from 0.768 to 0.783).
 pub const DEFAULT_JOIN: f32 = 0.02;
 
+/// Self-training data: each tagging example's spans plus the predicted spans of at least
+/// `min_confidence` that overlap none of them (named by `names`), as JSONL lines and `.ids`
+/// lines. `Err(line)`: the example of that input line is not a tagging example.
+fn relabel(
+    examples: &[(u64, records::dataset::Example)],
+    predictions: &[Prediction],
+    texts: &[String],
+    names: &PartNames,
+    min_confidence: f32,
+) -> std::result::Result<(String, String), u64> {
+    use records::dataset::{Example, TagSpan};
+    let (mut lines, mut ids) = (String::new(), String::new());
+    for (((line, ex), p), text) in examples.iter().zip(predictions).zip(texts) {
+        let Example::Tagged(t) = ex else { return Err(*line) };
+        // The example's text is normalised already; its spans index `text` alike.
+        let mut spans = t.spans.clone();
+        for s in p.spans.iter().flatten().filter(|s| s.confidence >= min_confidence) {
+            if !spans.iter().any(|k| k.start < s.end && s.start < k.end) {
+                spans.push(TagSpan { start: s.start, end: s.end, part: names.name(&s.text) });
+            }
+        }
+        spans.sort_by_key(|s| s.start);
+        let out = records::dataset::TaggedExample { text: text.clone(), spans };
+        lines.push_str(&serde_json::to_string(&out).expect("examples serialise"));
+        lines.push('\n');
+        ids.push_str(&p.id);
+        ids.push('\n');
+    }
+    Ok((lines, ids))
+}
+
 /// A loaded tagger.
 pub struct Tagger {
     pub dir: ClassifierDir,
@@ -390,6 +421,10 @@ pub struct TagPredictConfig {
     /// Write the names found that `lexicon` lacks here (needs `lexicon`), those seen at least
     /// `min_count` times: a CSV a person reviews before `scrape --extra-aliases` merges it.
     pub candidates: Option<(PathBuf, usize)>,
+    /// Self-training: write the input (a tagging JSONL) again here with its spans plus the
+    /// predicted spans of at least this confidence that overlap none of them (and an `.ids`
+    /// sidecar): the next round's training data, the teacher's positives kept.
+    pub relabel: Option<(PathBuf, f32)>,
     pub batch_size: usize,
     pub max_length: Option<usize>,
     /// See [`decode`] ([`DEFAULT_JOIN`]).
@@ -413,6 +448,10 @@ pub fn predict_file(cfg: &TagPredictConfig, rep: &Reporter) -> Result<Vec<Predic
             ));
         }
         records::atomic::ensure_not_input(path, &inputs)?;
+    }
+    if let Some((path, _)) = &cfg.relabel {
+        records::atomic::ensure_not_input(path, &inputs)?;
+        records::atomic::ensure_not_input(&path.with_extension("ids"), &inputs)?;
     }
     let mut tagger = Tagger::load(&cfg.model, cfg.max_length, &cfg.device)?;
     tagger.join = cfg.join;
@@ -478,6 +517,14 @@ pub fn predict_file(cfg: &TagPredictConfig, rep: &Reporter) -> Result<Vec<Predic
     })?;
     if let Some((path, min_count)) = &cfg.candidates {
         write_candidates(path, &candidates(&texts, &predictions, &names, *min_count))?;
+    }
+    if let Some((path, min_confidence)) = &cfg.relabel {
+        let (lines, ids) = relabel(&examples, &predictions, &texts, &names, *min_confidence)
+            .map_err(|line| {
+                Error::json(&cfg.input, line, "--relabel needs a tagging example on every line")
+            })?;
+        records::atomic::write_bytes_atomic(path, lines.as_bytes())?;
+        records::atomic::write_bytes_atomic(&path.with_extension("ids"), ids.as_bytes())?;
     }
     Ok(predictions)
 }

@@ -133,6 +133,7 @@ fn a_tiny_tagger_learns_part_spans_and_tags_reviews_longer_than_its_window() {
         lexicon: Some(lexicon),
         min_confidence: 0.0,
         candidates: Some((dir.path().join("candidates.csv"), 1)),
+        relabel: Some((dir.path().join("relabeled.jsonl"), 0.5)),
         batch_size: 4,
         max_length: None,
         join: finetune::tag::predict::DEFAULT_JOIN,
@@ -178,6 +179,13 @@ fn a_tiny_tagger_learns_part_spans_and_tags_reviews_longer_than_its_window() {
     }
     for known in ["brakes", "tire", "radio"] {
         assert!(!aliases.contains(&known), "{known} is in the lexicon: {aliases:?}");
+    }
+    // Self-training data: every labeler span kept, confident new ones added, ids alongside.
+    let relabeled = finetune::tag::train::read_tagged(&dir.path().join("relabeled.jsonl")).unwrap();
+    assert_eq!(relabeled.len(), valid.len());
+    for ((id, new), (old_id, old)) in relabeled.iter().zip(&valid) {
+        assert_eq!((id, &new.text), (old_id, &old.text));
+        assert!(old.spans.iter().all(|s| new.spans.contains(s)), "{id}: a teacher span dropped");
     }
     let counts: Vec<usize> = rows.iter().map(|r| r[3].parse().unwrap()).collect();
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
