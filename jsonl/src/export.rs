@@ -425,58 +425,7 @@ pub fn build(
     let mut seen: HashSet<u64> = HashSet::new();
     let mut kept: Vec<(ReviewId, Example)> = Vec::new();
     for r in reviews {
-        if config.format == Format::Tagging {
-            let Some(example) = tagged_example(r)? else {
-                counts.empty_reviews += 1;
-                continue;
-            };
-            if example.spans.is_empty() {
-                counts.negatives += 1;
-                if stable_unit("negatives", config.seed, &r.id) >= config.negatives {
-                    counts.negatives_dropped += 1;
-                    continue;
-                }
-            }
-            let example = Example::Tagged(example);
-            let mut h = std::hash::DefaultHasher::new();
-            example.hash(&mut h);
-            if !seen.insert(h.finish()) {
-                counts.duplicates += 1;
-            } else if excluded.contains(&r.id) {
-                counts.excluded += 1;
-            } else {
-                kept.push((r.id.clone(), example));
-            }
-            continue;
-        }
-        let mut review = records::text::normalize(&r.review);
-        if review.is_empty() {
-            counts.empty_reviews += 1;
-            continue;
-        }
-        let mut parts: Vec<String> = Vec::new();
-        for p in &r.parts {
-            let p = records::text::normalize(p);
-            if !p.is_empty() && !parts.contains(&p) {
-                parts.push(p);
-            }
-        }
-        if parts.is_empty() {
-            counts.negatives += 1;
-            if stable_unit("negatives", config.seed, &r.id) >= config.negatives {
-                counts.negatives_dropped += 1;
-                continue;
-            }
-        }
-        match guard_example(&mut review, &mut parts, config, &mut counts) {
-            Outcome::Clean => {}
-            Outcome::Rewritten => counts.conflicts_rewritten += 1,
-            Outcome::Drop => {
-                counts.conflicts_dropped += 1;
-                continue;
-            }
-        }
-        let example = make_example(review, &parts, config);
+        let Some(example) = review_example(r, config, &mut counts)? else { continue };
         let mut h = std::hash::DefaultHasher::new();
         example.hash(&mut h);
         if !seen.insert(h.finish()) {
@@ -523,6 +472,58 @@ pub fn build(
         pool.into_iter().skip(config.offset).take(config.rows.unwrap_or(usize::MAX)).collect();
     counts.train = train.len() as u64;
     Ok(Dataset { train, valid, test, counts })
+}
+
+/// The example of one review (module docs, steps 1 to 3), or `None` when the review is
+/// dropped (empty, a negative not sampled, an unfixable conflict), counted in `counts`.
+///
+/// # Errors
+/// A tagging export of a review whose mentions do not fit it ([`tagged_example`]).
+fn review_example(
+    r: &LabeledReview,
+    config: &ExportConfig,
+    counts: &mut Counts,
+) -> Result<Option<Example>> {
+    let negative = |counts: &mut Counts| {
+        counts.negatives += 1;
+        let dropped = stable_unit("negatives", config.seed, &r.id) >= config.negatives;
+        counts.negatives_dropped += u64::from(dropped);
+        dropped
+    };
+    if config.format == Format::Tagging {
+        let Some(example) = tagged_example(r)? else {
+            counts.empty_reviews += 1;
+            return Ok(None);
+        };
+        if example.spans.is_empty() && negative(counts) {
+            return Ok(None);
+        }
+        return Ok(Some(Example::Tagged(example)));
+    }
+    let mut review = records::text::normalize(&r.review);
+    if review.is_empty() {
+        counts.empty_reviews += 1;
+        return Ok(None);
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for p in &r.parts {
+        let p = records::text::normalize(p);
+        if !p.is_empty() && !parts.contains(&p) {
+            parts.push(p);
+        }
+    }
+    if parts.is_empty() && negative(counts) {
+        return Ok(None);
+    }
+    match guard_example(&mut review, &mut parts, config, counts) {
+        Outcome::Clean => {}
+        Outcome::Rewritten => counts.conflicts_rewritten += 1,
+        Outcome::Drop => {
+            counts.conflicts_dropped += 1;
+            return Ok(None);
+        }
+    }
+    Ok(Some(make_example(review, &parts, config)))
 }
 
 /// The tagging example of a review: its normalised text, and the mentions `label --spans` found

@@ -13,7 +13,7 @@ use crate::progress::Reporter;
 use crate::tag::data::{decode, Found, Windower, TAGS};
 use crate::{Error, Result};
 
-/// Micro counts of a span or part comparison.
+/// Micro counts of exact span matches (validation against the labeler's spans).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SpanScore {
     pub correct: u64,
@@ -31,21 +31,12 @@ impl SpanScore {
         self.gold += want.len() as u64;
     }
 
-    /// Adds one review scored by the guideline's rule.
-    pub fn add_review(&mut self, s: &records::gold::ReviewScore) {
-        self.correct += s.correct.len() as u64;
-        self.predicted += (s.correct.len() + s.wrong.len()) as u64;
-        self.gold += s.mentions as u64;
-    }
-
     pub fn precision(&self) -> f64 {
         eval::score::ratio(self.correct, self.predicted)
     }
 
-    /// Recall; with guideline scores the correct predictions are counted against the mentions
-    /// (two predictions can match one mention's surface and canonical, so it is capped at 1).
     pub fn recall(&self) -> f64 {
-        eval::score::ratio(self.correct, self.gold).min(1.0)
+        eval::score::ratio(self.correct, self.gold)
     }
 
     pub fn f1(&self) -> f64 {

@@ -1,10 +1,10 @@
 //! Fine-tuning a part tagger through the shared loop ([`crate::trainer`]).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor, D};
+use candle_core::{Device, Tensor};
 use records::dataset::{Example, TaggedExample};
 use records::gold::Annotation;
 use serde::{Deserialize, Serialize};
@@ -120,8 +120,8 @@ struct Tagging<'a> {
     windows: Vec<Window>,
     lengths: Vec<usize>,
     valid: &'a [(String, TaggedExample)],
-    /// Annotations of validation reviews, by id.
-    gold: Option<HashMap<String, &'a Annotation>>,
+    /// The annotations of validation reviews.
+    gold: Option<Vec<Annotation>>,
     windower: &'a Windower,
     hp: &'a HParams,
     o_weight: f32,
@@ -153,14 +153,12 @@ impl Task for Tagging<'_> {
             }
         }
         let total: f32 = weights.iter().sum();
-        let targets = Tensor::from_vec(targets, (b * t, 1), self.device)?;
+        let targets = Tensor::from_vec(targets, b * t, self.device)?;
         let weights = Tensor::from_vec(weights, b * t, self.device)?;
         let dropout = Dropout::new(self.hp.seed, step);
         let logits = self.model.forward(&ids, &mask, Some(&dropout))?;
-        let logp = candle_nn::ops::log_softmax(&logits.reshape((b * t, TAGS.len()))?, D::Minus1)?;
-        let picked = logp.gather(&targets, 1)?.squeeze(1)?;
-        let loss = (picked * weights)?.sum_all()?.neg()?;
-        Ok((loss / f64::from(total.max(1e-6)))?)
+        let nll = crate::loss::cross_entropy(&logits.reshape((b * t, TAGS.len()))?, &targets)?;
+        Ok(((nll * weights)?.sum_all()? / f64::from(total.max(1e-6)))?)
     }
 
     fn evaluate(&self) -> Result<TagReport> {
@@ -178,15 +176,20 @@ impl Task for Tagging<'_> {
         let mut n = 0;
         match &self.gold {
             Some(gold) => {
+                // Scored exactly as `eval score --annotations` scores an extractor.
+                let mut extracted = eval::human::Extracted::default();
                 for ((id, ex), spans) in self.valid.iter().zip(&found) {
-                    if let Some(a) = gold.get(id) {
-                        let parts: Vec<String> =
-                            spans.iter().map(|f| ex.text[f.start..f.end].to_lowercase()).collect();
-                        score.add_review(&records::gold::score_review(&parts, &a.mentions));
-                        n += 1;
-                    }
+                    let parts = spans.iter().map(|f| ex.text[f.start..f.end].to_lowercase());
+                    extracted.parts.insert(id.clone(), parts.collect());
                 }
-                Ok(TagReport::from(&score, n, "annotations"))
+                let s = eval::human::score_annotations(&extracted, gold, "validation", 0);
+                Ok(TagReport {
+                    precision: s.precision,
+                    recall: s.recall,
+                    f1: s.f1,
+                    examples: s.reviews,
+                    against: "annotations".into(),
+                })
             }
             None => {
                 for ((_, ex), spans) in self.valid.iter().zip(&found) {
@@ -276,19 +279,22 @@ pub fn train(cfg: &TagConfig, rep: &Reporter) -> Result<TagSummary> {
     }
     let annotations =
         cfg.annotations.as_deref().map(records::gold::read_annotations).transpose()?;
-    let gold = match &annotations {
+    let gold = match annotations {
         Some(list) => {
-            let by_id: HashMap<String, &Annotation> =
-                list.iter().map(|a| (a.id().to_string(), a)).collect();
-            let n = valid_examples.iter().filter(|(id, _)| by_id.contains_key(id)).count();
-            if n == 0 {
+            let valid_ids: HashSet<&str> =
+                valid_examples.iter().map(|(id, _)| id.as_str()).collect();
+            let gold: Vec<Annotation> = list
+                .into_iter()
+                .filter(|a| valid_ids.contains(a.id().to_string().as_str()))
+                .collect();
+            if gold.is_empty() {
                 return Err(Error::Config(format!(
                     "no validation review is annotated in {} (the validation file's .ids sidecar names its reviews: export it with --only {})",
                     cfg.annotations.as_deref().unwrap_or(Path::new("")).display(),
                     cfg.annotations.as_deref().unwrap_or(Path::new("")).display()
                 )));
             }
-            Some(by_id)
+            Some(gold)
         }
         None => None,
     };
@@ -306,10 +312,7 @@ pub fn train(cfg: &TagConfig, rep: &Reporter) -> Result<TagSummary> {
         windows.len(),
         valid_examples.len(),
         match &gold {
-            Some(g) => format!(
-                " ({} annotated: validation scored by the guideline)",
-                valid_examples.iter().filter(|(id, _)| g.contains_key(id)).count()
-            ),
+            Some(g) => format!(" ({} annotated: validation scored by the guideline)", g.len()),
             None => " (scored against the labeler's spans)".into(),
         }
     ));
